@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/dmrnet/dmrnet/internal/config"
+	"github.com/dmrnet/dmrnet/internal/progress"
+	"github.com/dmrnet/dmrnet/internal/train"
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2 // bad flags, arguments or configuration
+	exitInterrupted = 130
+)
+
+// app carries what every command needs from the outside world, so tests can run the
+// commands in process with their own streams and environment.
+type app struct {
+	out, errOut io.Writer
+	// errTTY reports whether errOut is a terminal (progress bars are drawn only then).
+	errTTY  bool
+	environ []string
+	// ctx is cancelled on SIGINT/SIGTERM.
+	ctx context.Context
+}
+
+// usageError marks errors in how dmrnet was called (exit status 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// Main runs dmrnet with args and returns the exit status.
+func Main(args []string, out, errOut io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := &app{out: out, errOut: errOut, environ: os.Environ(), ctx: ctx}
+	if f, ok := errOut.(*os.File); ok {
+		a.errTTY = progress.IsTerminal(f)
+	}
+	return a.run(args)
+}
+
+func (a *app) run(args []string) int {
+	root := a.newRoot()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(a.errOut, "dmrnet: %s\n", oneLine(err.Error()))
+	return exitCode(err)
+}
+
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, train.ErrInterrupted), errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.As(err, &ue), errors.Is(err, config.ErrInvalid):
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+func (a *app) newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "dmrnet",
+		Short: "Train and evaluate multimodal classifiers that stay accurate when modalities are missing",
+		Long: `dmrnet trains multimodal classifiers with DMRNet (Wei et al., "Robust Multimodal
+Learning via Representation Decoupling", ECCV 2024): modality dropout, a probabilistic
+embedding (mu, logvar) with a KL term, and a hard-combination regulariser. It then reports
+how the model does under every combination of missing modalities.
+
+Configuration comes from a YAML file (--config), overridden by DMRNET_* environment
+variables (train.batch_size -> DMRNET_TRAIN_BATCH_SIZE), overridden by --set key=value.
+
+Exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupted.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetOut(a.out)
+	root.SetErr(a.errOut)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see dmrnet %s --help)", err, c.Name())}
+	})
+	root.AddCommand(a.newTrainCmd(), a.newEvalCmd(), a.newSweepCmd())
+	// Cobra reports unknown commands and bad arguments before any RunE: those are usage errors.
+	for _, c := range root.Commands() {
+		if c.Args == nil {
+			c.Args = cobra.NoArgs
+		}
+		args := c.Args
+		c.Args = func(cmd *cobra.Command, as []string) error {
+			if err := args(cmd, as); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	root.Args = func(cmd *cobra.Command, as []string) error {
+		if len(as) > 0 {
+			return usagef("unknown command %q (run dmrnet --help)", as[0])
+		}
+		return nil
+	}
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	return root
+}
+
+// loadConfig resolves --config, --set and the environment.
+func (a *app) loadConfig(file string, sets []string) (*config.Config, error) {
+	cfg, err := config.Load(config.LoadOptions{File: file, Sets: sets, Environ: a.environ})
+	if err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// runDir finds the run directory of eval and sweep-missing: --checkpoint, or the output
+// directory of --config.
+func (a *app) runDir(checkpoint, cfgFile string, sets []string) (string, error) {
+	switch {
+	case checkpoint != "" && cfgFile != "":
+		return "", usagef("give either --checkpoint DIR or --config FILE, not both")
+	case checkpoint != "":
+		if len(sets) > 0 {
+			return "", usagef("--set applies to --config; a checkpoint's configuration is fixed")
+		}
+		return checkpoint, nil
+	case cfgFile != "":
+		cfg, err := a.loadConfig(cfgFile, sets)
+		if err != nil {
+			return "", err
+		}
+		return cfg.Out, nil
+	}
+	return "", usagef("say which model: --checkpoint RUN_DIR or --config FILE (the run directory it trains into)")
+}

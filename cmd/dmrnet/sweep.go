@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/dmrnet/dmrnet/internal/atomicfile"
+	"github.com/dmrnet/dmrnet/internal/report"
+	"github.com/spf13/cobra"
+)
+
+type sweepOptions struct {
+	modelOptions
+	format string
+	output string
+}
+
+func (a *app) newSweepCmd() *cobra.Command {
+	o := &sweepOptions{}
+	cmd := &cobra.Command{
+		Use:   "sweep-missing",
+		Short: "Evaluate a trained model on every combination of missing modalities",
+		Long: `Evaluate a trained model on each of the 2^M-1 non-empty modality combinations
+and report one row per combination plus the mean over combinations and the worst one.
+Combinations in the model's hard set are marked.`,
+		Example: `  dmrnet sweep-missing --config configs/quickstart.yaml
+  dmrnet sweep-missing --checkpoint runs/quickstart --format csv --output sweep.csv`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runSweep(o) },
+	}
+	o.addFlags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.format, "format", "table", "output format: table, json, csv or markdown")
+	f.StringVar(&o.output, "output", "", "write to this file (atomically) instead of stdout")
+	return cmd
+}
+
+func (a *app) runSweep(o *sweepOptions) error {
+	if !validFormat(o.format, report.Formats()) {
+		return usagef("--format=%s is not supported (want %s)", o.format, joinOr(report.Formats()))
+	}
+	tr, ev, split, err := a.openModel(&o.modelOptions)
+	if err != nil {
+		return err
+	}
+	sw, err := ev.Sweep(split)
+	if err != nil {
+		return err
+	}
+	sw.Split = o.split
+	sw.Checkpoint = tr.Path
+	if o.output == "" {
+		return sw.Write(a.out, o.format)
+	}
+	var buf bytes.Buffer
+	if err := sw.Write(&buf, o.format); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(o.output, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.errOut, "dmrnet: wrote %s\n", o.output)
+	return nil
+}
+
+func validFormat(f string, valid []string) bool {
+	for _, v := range valid {
+		if f == v {
+			return true
+		}
+	}
+	return false
+}
+
+func joinOr(v []string) string {
+	if len(v) < 2 {
+		return strings.Join(v, "")
+	}
+	return strings.Join(v[:len(v)-1], ", ") + " or " + v[len(v)-1]
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/dmrnet/dmrnet/internal/hardset"
+	"github.com/dmrnet/dmrnet/internal/progress"
+	"github.com/dmrnet/dmrnet/internal/train"
+	"github.com/spf13/cobra"
+)
+
+type trainOptions struct {
+	config string
+	sets   []string
+	out    string
+	resume string
+	quiet  bool
+	format string
+}
+
+func (a *app) newTrainCmd() *cobra.Command {
+	o := &trainOptions{}
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train a model, then evaluate it on every modality combination",
+		Long: `Train a DMRNet model as the configuration says, writing into its run directory
+(out, or --out): config.yaml (the resolved configuration), checkpoint.ckpt (the latest state,
+saved every epoch and on Ctrl-C), final.ckpt (the trained model), metrics.jsonl (one line per
+epoch), hardset.json (the hard combinations and their warm-up statistics) and sweep.json
+(test metrics of every combination). At the end the per-combination table is printed.
+
+Progress goes to stderr: a progress bar with ETA on a terminal, one line per epoch
+otherwise. Ctrl-C saves a checkpoint; --resume continues it to exactly the numbers an
+uninterrupted run gives.`,
+		Example: `  dmrnet train --config configs/quickstart.yaml
+  dmrnet train --config configs/quickstart.yaml --set train.epochs=5 --set loss.beta=0 --out runs/nohcr
+  DMRNET_TRAIN_SEED=1 dmrnet train --config configs/quickstart.yaml --out runs/seed1
+  dmrnet train --resume runs/quickstart --set train.epochs=40`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runTrain(o) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.config, "config", "c", "", "YAML configuration file (defaults apply to keys it leaves out)")
+	f.StringArrayVar(&o.sets, "set", nil, "override a configuration key, e.g. --set train.epochs=5 (repeatable; value is YAML)")
+	f.StringVarP(&o.out, "out", "o", "", "run directory (overrides the configuration's out)")
+	f.StringVar(&o.resume, "resume", "", "continue the run in this directory from its checkpoint (its saved configuration is used; --set may change it)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress, only the final table")
+	f.StringVar(&o.format, "format", "table", "format of the final table: table, json, csv or markdown")
+	return cmd
+}
+
+func (a *app) runTrain(o *trainOptions) error {
+	hooks, finish := a.trainHooks(o.quiet)
+	var t *train.Trainer
+	var err error
+	switch {
+	case o.resume != "" && o.config != "":
+		return usagef("give either --config FILE (a new run) or --resume DIR (continue a run), not both")
+	case o.resume != "":
+		if o.out != "" && filepath.Clean(o.out) != filepath.Clean(o.resume) {
+			return usagef("--out and --resume name different directories; a resumed run stays in its directory")
+		}
+		t, err = train.Resume(o.resume, o.sets, hooks)
+	default:
+		sets := o.sets
+		if o.out != "" {
+			sets = append(append([]string(nil), sets...), "out="+o.out)
+		}
+		cfg, lerr := a.loadConfig(o.config, sets)
+		if lerr != nil {
+			return lerr
+		}
+		t, err = train.New(cfg, hooks)
+	}
+	if err != nil {
+		return err
+	}
+	dir := t.Config().Out
+	if !o.quiet {
+		n := 0
+		for _, p := range t.Model().Params() {
+			size := 1
+			for _, d := range p.Shape() {
+				size *= d
+			}
+			n += size
+		}
+		fmt.Fprintf(a.errOut, "dmrnet: training %s (%s, %d parameters) into %s: %d train / %d test samples, modalities %s, %d epochs\n",
+			t.Data().Name, variantName(t.Config().Variant), n, dir, t.Data().Train.Len(), t.Data().Test.Len(),
+			strings.Join(t.Data().Names(), ", "), t.Config().Train.Epochs)
+	}
+	err = t.Run(a.ctx)
+	finish()
+	if errors.Is(err, train.ErrInterrupted) {
+		st := t.State()
+		return fmt.Errorf("%w at epoch %d, step %d; checkpoint saved in %s (continue with: dmrnet train --resume %s)",
+			err, st.Epoch+1, st.Step, dir, dir)
+	}
+	if err != nil {
+		return err
+	}
+	sw, err := t.Evaluate()
+	if err != nil {
+		return err
+	}
+	if !o.quiet {
+		fmt.Fprintf(a.errOut, "dmrnet: trained in %.1fs; wrote %s\n", t.State().Seconds, filepath.Join(dir, train.SweepFile))
+	}
+	return sw.Write(a.out, o.format)
+}
+
+func variantName(v string) string {
+	if v == "" {
+		return "dmrnet"
+	}
+	return v
+}
+
+// trainHooks reports progress on stderr: a bar on a terminal, epoch lines otherwise. finish
+// clears the bar.
+func (a *app) trainHooks(quiet bool) (hooks train.Hooks, finish func()) {
+	if quiet {
+		return train.Hooks{}, func() {}
+	}
+	var bar *progress.Bar
+	println := func(s string) { fmt.Fprintln(a.errOut, s) }
+	h := train.Hooks{
+		OnStart: func(total int) {
+			bar = progress.New(a.errOut, total, "train", a.errTTY)
+			if a.errTTY {
+				println = bar.Println
+			}
+		},
+		OnStep: func(epoch, step, steps int, loss float64) {
+			bar.SetSuffix(fmt.Sprintf("epoch %d loss %.4f", epoch+1, loss))
+			bar.Add(1)
+		},
+		OnEpoch: func(s train.EpochStats, epochs int) {
+			line := fmt.Sprintf("epoch %3d/%d  loss %.4f  ce %.4f  kl %.3f  hcr %.4f  acc %.3f  lr %.2g  %.2fs",
+				s.Epoch, epochs, s.Loss, s.CE, s.KL, s.HCR, s.TrainAcc, s.LR, s.Seconds)
+			if s.ValAccuracy != nil {
+				line += fmt.Sprintf("  val %.4f", *s.ValAccuracy)
+			}
+			println(line)
+		},
+		OnHardSet: func(epoch int, h []string, stats []hardset.Stat) {
+			println(fmt.Sprintf("hard set after epoch %d (%d of %d combinations): %s", epoch+1, len(h), len(stats), strings.Join(h, ", ")))
+		},
+	}
+	return h, func() { bar.Finish() }
+}

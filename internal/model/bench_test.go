@@ -1,0 +1,41 @@
+package model
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+// mfeatSpec is the mfeat benchmark architecture of ../docs/benchmarks.md.
+func mfeatSpec() Spec {
+	var ms []ModalitySpec
+	for _, v := range []struct {
+		name string
+		d    int
+	}{{"pix", 240}, {"fou", 76}, {"fac", 216}, {"zer", 47}, {"kar", 64}, {"mor", 6}} {
+		ms = append(ms, ModalitySpec{Name: v.name, InputShape: []int{v.d}, Encoder: EncoderSpec{Type: "mlp", Layers: []int{128, 64}}})
+	}
+	return Spec{Modalities: ms, Latent: 128, Classes: 10, PME: true, DType: tensor.Float32, BNMomentum: 0.1, BNEps: 1e-5}
+}
+
+// BenchmarkTrainStepMfeat measures forward + backward of the mfeat model at batch 64 (the
+// optimiser update lives in internal/train).
+func BenchmarkTrainStepMfeat(b *testing.B) {
+	spec := mfeatSpec()
+	m, err := New(spec, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tg, err := m.NewTrainGraph(64, LossWeights{Alpha: 1e-3, Beta: 0.2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bt := randomBatch(rand.New(rand.NewPCG(1, 1)), spec, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tg.Step(bt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

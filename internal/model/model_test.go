@@ -1,0 +1,259 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/dmrnet/dmrnet/internal/combo"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+func testSpec(dt tensor.Dtype, pme bool) Spec {
+	return Spec{
+		Modalities: []ModalitySpec{
+			{Name: "a", InputShape: []int{3}, Encoder: EncoderSpec{Type: "mlp", Layers: []int{5, 4}}},
+			{Name: "b", InputShape: []int{4}, Encoder: EncoderSpec{Type: "mlp", Layers: []int{3}}},
+		},
+		Latent: 3, Classes: 3, PME: pme, DType: dt, BNMomentum: 0.1, BNEps: 1e-5,
+	}
+}
+
+func randomBatch(rng *rand.Rand, spec Spec, n int) *Batch {
+	b := &Batch{}
+	for _, m := range spec.Modalities {
+		x := make([]float32, n*m.InputSize())
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		b.X = append(b.X, x)
+	}
+	full := combo.Full(len(spec.Modalities))
+	for i := 0; i < n; i++ {
+		b.Present = append(b.Present, combo.Set(1+rng.IntN(int(full))))
+		b.Y = append(b.Y, rng.IntN(spec.Classes))
+		b.Hard = append(b.Hard, rng.IntN(2) == 1)
+	}
+	// make sure every combination and both hard flags occur
+	b.Present[0], b.Present[1], b.Present[2] = 1, 2, 3
+	b.Hard[0], b.Hard[1] = true, false
+	b.Noise = make([]float64, n*spec.Latent)
+	for i := range b.Noise {
+		b.Noise[i] = rng.NormFloat64()
+	}
+	return b
+}
+
+// TestGradientFiniteDifference checks every parameter's gradient of the full loss
+// (CE + alpha*KL + beta*HCR through mu, logvar, BatchNorm, masking) against central
+// differences in float64.
+func TestGradientFiniteDifference(t *testing.T) {
+	for _, pme := range []bool{true, false} {
+		spec := testSpec(tensor.Float64, pme)
+		rng := rand.New(rand.NewPCG(1, 2))
+		m, err := New(spec, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 6
+		tg, err := m.NewTrainGraph(n, LossWeights{Alpha: 0.3, Beta: 0.7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bt := randomBatch(rng, spec, n)
+		if _, err := tg.Step(bt); err != nil {
+			t.Fatal(err)
+		}
+		var analytic [][]float64
+		for _, g := range tg.Grads() {
+			analytic = append(analytic, append([]float64(nil), g.([]float64)...))
+		}
+		loss := func() float64 {
+			r, err := tg.Step(bt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.Loss
+		}
+		const h = 1e-6
+		checked := 0
+		for pi, p := range m.Params() {
+			w := p.Data().([]float64)
+			for i := range w {
+				orig := w[i]
+				w[i] = orig + h
+				lp := loss()
+				w[i] = orig - h
+				lm := loss()
+				w[i] = orig
+				num := (lp - lm) / (2 * h)
+				got := analytic[pi][i]
+				if diff := math.Abs(num - got); diff > 1e-6+1e-4*math.Abs(num) {
+					t.Errorf("pme=%v %s[%d]: analytic %.9g, numeric %.9g", pme, p.Name, i, got, num)
+				}
+				checked++
+			}
+		}
+		if checked < 100 {
+			t.Fatalf("only %d gradient entries checked", checked)
+		}
+	}
+}
+
+// TestLossTermsHandComputed feeds mu, logvar and logits directly and compares CE, KL, HCR and
+// the loss with values computed by hand.
+func TestLossTermsHandComputed(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		m, err := New(testSpec(dt, true), rand.New(rand.NewPCG(0, 0)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newBuilder(m, true)
+		mu, mut := b.input("mu", 2, 2)
+		lv, lvt := b.input("lv", 2, 2)
+		logits, lt := b.input("logits", 2, 3)
+		target, tt := b.input("target", 2, 3)
+		hard, ht := b.input("hard", 2)
+		copyInto(mut, []float32{0, 1, 2, 0})
+		copyInto(lvt, []float32{0, 0, float32(math.Ln2), 0})
+		copyInto(lt, []float32{0, 0, 0, 1, 2, 3})
+		copyInto(tt, []float32{1, 0, 0, 0, 0, 1})
+		copyInto(ht, []float32{0, 1})
+		ln, err := b.lossTerms(2, mu, lv, logits, target, hard, LossWeights{Alpha: 0.1, Beta: 0.5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vm := G.NewTapeMachine(b.g)
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		// sample 1: KL 0 + 0.5*(1+1-0-1) = 0.5; sample 2: 0.5*(2+4-ln2-1) + 0 = 2.1534264
+		// CE: ln 3 = 1.0986123 and -3 + ln(e+e^2+e^3) = 0.4076059; HCR = 0.4076059/2
+		tol := 1e-7 // ln 2 enters as a float32 input
+		if dt == tensor.Float32 {
+			tol = 1e-6
+		}
+		for _, c := range []struct {
+			name string
+			node *G.Node
+			want float64
+		}{
+			{"kl", ln.kl, (0.5 + 0.5*(5-math.Ln2)) / 2},
+			{"ce", ln.ce, (math.Log(3) + 0.40760596444438) / 2},
+			{"hcr", ln.hcr, 0.40760596444438 / 2},
+			{"loss", ln.loss, (math.Log(3)+0.40760596444438)/2 + 0.1*(0.5+0.5*(5-math.Ln2))/2 + 0.5*0.40760596444438/2},
+		} {
+			got := readFloats(c.node.Value())[0]
+			if math.Abs(got-c.want) > tol*math.Max(1, math.Abs(c.want)) {
+				t.Errorf("%v %s = %.10g, want %.10g", dt, c.name, got, c.want)
+			}
+		}
+	}
+}
+
+func TestXentStableForLargeLogits(t *testing.T) {
+	g := G.NewGraph()
+	l := tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float64{1000, 0}))
+	y := tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float64{0, 1}))
+	ln := G.NodeFromAny(g, l, G.WithName("l"))
+	yn := G.NodeFromAny(g, y, G.WithName("y"))
+	ce := G.Must(G.ApplyOp(newXentOp(), ln, yn))
+	vm := G.NewTapeMachine(g)
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFloats(ce.Value())[0]; math.Abs(got-1000) > 1e-9 {
+		t.Fatalf("ce = %v, want 1000", got)
+	}
+}
+
+// TestBatchNormRunningStats checks PyTorch's rule: running = 0.9 running + 0.1 batch, with the
+// unbiased batch variance, and that the evaluation graph uses the shared statistics.
+func TestBatchNormRunningStats(t *testing.T) {
+	m, err := New(testSpec(tensor.Float64, true), rand.New(rand.NewPCG(3, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &BNState{Name: "t", mean: newLike(tensor.Float64, 1), variance: newLike(tensor.Float64, 1), Momentum: 0.1, Eps: 1e-5}
+	fill(st.variance, 1)
+	b := newBuilder(m, true)
+	x, xt := b.input("x", 4, 1)
+	copyInto(xt, []float32{1, 2, 3, 6})
+	gamma := G.NodeFromAny(b.g, tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{2})), G.WithName("g"))
+	beta := G.NodeFromAny(b.g, tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{1})), G.WithName("b"))
+	y := G.Must(G.ApplyOp(newBNOp(st, 2, true), x, gamma, beta))
+	vm := G.NewTapeMachine(b.g)
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	// mean 3, biased var (4+1+0+9)/4 = 3.5, unbiased 14/3
+	if got, want := st.mean.Data().([]float64)[0], 0.3; math.Abs(got-want) > 1e-12 {
+		t.Errorf("running mean %v, want %v", got, want)
+	}
+	if got, want := st.variance.Data().([]float64)[0], 0.9+0.1*14.0/3; math.Abs(got-want) > 1e-12 {
+		t.Errorf("running var %v, want %v", got, want)
+	}
+	if got, want := readFloats(y.Value())[3], 2*(6-3)/math.Sqrt(3.5+1e-5)+1; math.Abs(got-want) > 1e-12 {
+		t.Errorf("y[3] = %v, want %v", got, want)
+	}
+	// evaluation mode uses the running statistics and leaves them alone
+	e := newBuilder(m, false)
+	ex, ext := e.input("x", 1, 1)
+	copyInto(ext, []float32{6})
+	eg := G.NodeFromAny(e.g, tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{2})), G.WithName("g"))
+	eb := G.NodeFromAny(e.g, tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{1})), G.WithName("b"))
+	ey := G.Must(G.ApplyOp(newBNOp(st, 2, false), ex, eg, eb))
+	evm := G.NewTapeMachine(e.g)
+	if err := evm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	rv := 0.9 + 0.1*14.0/3
+	if got, want := readFloats(ey.Value())[0], 2*(6-0.3)/math.Sqrt(rv+1e-5)+1; math.Abs(got-want) > 1e-12 {
+		t.Errorf("eval y = %v, want %v", got, want)
+	}
+	if got := st.variance.Data().([]float64)[0]; got != rv {
+		t.Errorf("evaluation changed running var to %v", got)
+	}
+}
+
+// TestEvalSharesParameters checks that the evaluation graph sees parameter updates and that
+// padding a batch does not change the real rows' outputs.
+func TestEvalSharesParameters(t *testing.T) {
+	spec := testSpec(tensor.Float32, true)
+	m, err := New(spec, rand.New(rand.NewPCG(5, 5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt := randomBatch(rand.New(rand.NewPCG(6, 6)), spec, 4)
+	eg8, err := m.NewEvalGraph(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eg4, err := m.NewEvalGraph(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o8, err := eg8.Forward(bt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o4, err := eg4.Forward(bt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range o4.Logits {
+		if o4.Logits[i] != o8.Logits[i] {
+			t.Fatalf("padded logits differ at %d: %v vs %v", i, o8.Logits[i], o4.Logits[i])
+		}
+	}
+	cls := m.Param("cls.b").Data().([]float32)
+	cls[0] += 1
+	o, err := eg4.Forward(bt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := o.Logits[0] - o4.Logits[0]; math.Abs(d-1) > 1e-5 {
+		t.Fatalf("logit moved by %v after bias +1", d)
+	}
+}

@@ -1,0 +1,357 @@
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+)
+
+// Formats returns the output formats accepted by Sweep.Write.
+func Formats() []string { return []string{"table", "json", "csv", "markdown"} }
+
+// RowFormats returns the output formats accepted by WriteRow.
+func RowFormats() []string { return []string{"text", "json"} }
+
+const hardLegend = "* combination is in the hard set"
+
+// Write renders s to w in the given format:
+//
+//   - "table": aligned human-readable text with one line per combination
+//     (combination, n, accuracy %, macro-F1 % and, when any row has them,
+//     APCER %, BPCER % and ACER %), followed by a separator and the
+//     "mean" and "worst (<name>)" lines. When any row is in the hard set
+//     a "hard" column marks such rows with '*' and a legend line follows.
+//     Split and Checkpoint, when set, are printed on a line above.
+//   - "json": s as indented JSON, with a trailing newline.
+//   - "csv": a header row "combination,present,n,accuracy,macro_f1",
+//     then ",apcer,bpcer,acer" when any row has them, then ",hard"; one
+//     record per combination, with present joined by '+' and floats in
+//     full precision; then a "mean" record and a "worst" record. The
+//     summary records leave empty the fields they have no value for.
+//   - "markdown": a GitHub-flavoured Markdown table with the columns of
+//     "table", the mean and worst rows in bold.
+//
+// Percentages in "table" and "markdown" have two decimals.
+func (s *Sweep) Write(w io.Writer, format string) error {
+	switch format {
+	case "table":
+		return s.writeTable(w)
+	case "json":
+		return writeJSON(w, s)
+	case "csv":
+		return s.writeCSV(w)
+	case "markdown":
+		return s.writeMarkdown(w)
+	}
+	return fmt.Errorf("report: unknown format %q (valid formats: %s)", format, strings.Join(Formats(), ", "))
+}
+
+// WriteRow renders the evaluation r of a single combination to w in the
+// given format:
+//
+//   - "text": the combination, n, accuracy, macro-F1, the binary error
+//     rates when present, and the confusion matrix with rows for the true
+//     classes and columns for the predicted classes, labelled with the
+//     names in classes (the label index where classes has no name).
+//   - "json": r as indented JSON at the top level, with a trailing newline.
+func WriteRow(w io.Writer, r Row, classes []string, format string) error {
+	switch format {
+	case "text":
+		return writeRowText(w, r, classes)
+	case "json":
+		return writeJSON(w, r)
+	}
+	return fmt.Errorf("report: unknown format %q (valid formats: %s)", format, strings.Join(RowFormats(), ", "))
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// layout describes which optional columns a rendering of s has.
+type layout struct {
+	binary bool // APCER, BPCER and ACER columns
+	hard   bool // hard-set marker column
+}
+
+func (s *Sweep) layout() layout {
+	var l layout
+	for _, r := range s.Combinations {
+		l.binary = l.binary || r.APCER != nil || r.BPCER != nil || r.ACER != nil
+		l.hard = l.hard || r.Hard
+	}
+	l.binary = l.binary || s.MeanACER != nil
+	return l
+}
+
+func pct(v float64) string { return strconv.FormatFloat(100*v, 'f', 2, 64) }
+
+func pctPtr(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return pct(*v)
+}
+
+// textRows returns the header, the combination rows and the summary
+// rows of the human-readable renderings.
+func (s *Sweep) textRows(l layout) (header []string, rows, summary [][]string) {
+	header = []string{"combination", "n", "accuracy %", "macro-F1 %"}
+	if l.binary {
+		header = append(header, "APCER %", "BPCER %", "ACER %")
+	}
+	if l.hard {
+		header = append(header, "hard")
+	}
+	for _, r := range s.Combinations {
+		row := []string{r.Name, strconv.Itoa(r.N), pct(r.Accuracy), pct(r.MacroF1)}
+		if l.binary {
+			row = append(row, pctPtr(r.APCER), pctPtr(r.BPCER), pctPtr(r.ACER))
+		}
+		if l.hard {
+			mark := ""
+			if r.Hard {
+				mark = "*"
+			}
+			row = append(row, mark)
+		}
+		rows = append(rows, row)
+	}
+	mean := []string{"mean", "", pct(s.MeanAccuracy), pct(s.MeanMacroF1)}
+	worst := []string{"worst (" + s.Worst.Name + ")", "", pct(s.Worst.Accuracy), ""}
+	if l.binary {
+		acer := ""
+		if s.MeanACER != nil {
+			acer = pct(*s.MeanACER)
+		}
+		mean = append(mean, "", "", acer)
+		worst = append(worst, "", "", "")
+	}
+	if l.hard {
+		mean = append(mean, "")
+		worst = append(worst, "")
+	}
+	return header, rows, [][]string{mean, worst}
+}
+
+func (s *Sweep) info() string {
+	var parts []string
+	if s.Split != "" {
+		parts = append(parts, "split: "+s.Split)
+	}
+	if s.Checkpoint != "" {
+		parts = append(parts, "checkpoint: "+s.Checkpoint)
+	}
+	return strings.Join(parts, "  ")
+}
+
+func (s *Sweep) writeTable(w io.Writer) error {
+	l := s.layout()
+	header, rows, summary := s.textRows(l)
+	sep := make([]string, len(header))
+	for i := range sep {
+		width := utf8.RuneCountInString(header[i])
+		for _, r := range append(rows[:len(rows):len(rows)], summary...) {
+			width = max(width, utf8.RuneCountInString(r[i]))
+		}
+		sep[i] = strings.Repeat("-", width)
+	}
+	var buf bytes.Buffer
+	if info := s.info(); info != "" {
+		buf.WriteString(info + "\n\n")
+	}
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	for _, r := range append(append(append([][]string{header}, rows...), sep), summary...) {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if l.hard {
+		buf.WriteString("\n" + hardLegend + "\n")
+	}
+	return writeTrimmed(w, buf.Bytes())
+}
+
+// writeTrimmed writes text to w with trailing blanks removed from each line.
+func writeTrimmed(w io.Writer, text []byte) error {
+	lines := bytes.SplitAfter(text, []byte("\n"))
+	var out bytes.Buffer
+	for _, line := range lines {
+		nl := bytes.HasSuffix(line, []byte("\n"))
+		out.Write(bytes.TrimRight(line, " \t\n"))
+		if nl {
+			out.WriteByte('\n')
+		}
+	}
+	_, err := w.Write(out.Bytes())
+	return err
+}
+
+func (s *Sweep) writeMarkdown(w io.Writer) error {
+	l := s.layout()
+	header, rows, summary := s.textRows(l)
+	var b strings.Builder
+	if info := s.info(); info != "" {
+		b.WriteString(info + "\n\n")
+	}
+	line := func(cells []string) {
+		b.WriteString("|")
+		for _, c := range cells {
+			b.WriteString(" " + c + " |")
+		}
+		b.WriteString("\n")
+	}
+	line(header)
+	align := make([]string, len(header))
+	for i, h := range header {
+		switch h {
+		case "combination", "hard":
+			align[i] = "---"
+		default:
+			align[i] = "--:"
+		}
+	}
+	line(align)
+	for _, r := range rows {
+		for i := range r {
+			r[i] = mdEscape(r[i])
+		}
+		line(r)
+	}
+	for _, r := range summary {
+		for i := range r {
+			if r[i] != "" {
+				r[i] = "**" + mdEscape(r[i]) + "**"
+			}
+		}
+		line(r)
+	}
+	if l.hard {
+		b.WriteString("\n" + mdEscape(hardLegend) + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// mdEscape escapes the characters of s that Markdown table cells would
+// otherwise interpret.
+func mdEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `|`, `\|`, `*`, `\*`, `_`, `\_`).Replace(s)
+}
+
+func fullFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func fullFloatPtr(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return fullFloat(*v)
+}
+
+func (s *Sweep) writeCSV(w io.Writer) error {
+	l := s.layout()
+	header := []string{"combination", "present", "n", "accuracy", "macro_f1"}
+	if l.binary {
+		header = append(header, "apcer", "bpcer", "acer")
+	}
+	header = append(header, "hard")
+	records := [][]string{header}
+	for _, r := range s.Combinations {
+		rec := []string{r.Name, strings.Join(r.Present, "+"), strconv.Itoa(r.N), fullFloat(r.Accuracy), fullFloat(r.MacroF1)}
+		if l.binary {
+			rec = append(rec, fullFloatPtr(r.APCER), fullFloatPtr(r.BPCER), fullFloatPtr(r.ACER))
+		}
+		records = append(records, append(rec, strconv.FormatBool(r.Hard)))
+	}
+	mean := []string{"mean", "", "", fullFloat(s.MeanAccuracy), fullFloat(s.MeanMacroF1)}
+	worst := []string{"worst", strings.Join(s.Worst.Present, "+"), "", fullFloat(s.Worst.Accuracy), ""}
+	if l.binary {
+		mean = append(mean, "", "", fullFloatPtr(s.MeanACER))
+		worst = append(worst, "", "", "")
+	}
+	records = append(records, append(mean, ""), append(worst, ""))
+	cw := csv.NewWriter(w)
+	if err := cw.WriteAll(records); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+func writeRowText(w io.Writer, r Row, classes []string) error {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "combination:\t%s\n", r.Name)
+	if r.Hard {
+		fmt.Fprintf(tw, "hard set:\tyes\n")
+	}
+	fmt.Fprintf(tw, "n:\t%d\n", r.N)
+	fmt.Fprintf(tw, "accuracy:\t%s%%\n", pct(r.Accuracy))
+	fmt.Fprintf(tw, "macro-F1:\t%s%%\n", pct(r.MacroF1))
+	if r.APCER != nil {
+		fmt.Fprintf(tw, "APCER:\t%s%%\n", pct(*r.APCER))
+	}
+	if r.BPCER != nil {
+		fmt.Fprintf(tw, "BPCER:\t%s%%\n", pct(*r.BPCER))
+	}
+	if r.ACER != nil {
+		fmt.Fprintf(tw, "ACER:\t%s%%\n", pct(*r.ACER))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(r.Confusion) > 0 {
+		buf.WriteString("\nconfusion matrix (rows: true class, columns: predicted class):\n")
+		writeMatrix(&buf, r.Confusion, classes)
+	}
+	return writeTrimmed(w, buf.Bytes())
+}
+
+// writeMatrix writes m indented by two spaces, with the class names as
+// left-aligned row labels and right-aligned column headers and counts.
+func writeMatrix(buf *bytes.Buffer, m [][]int, classes []string) {
+	name := func(i int) string {
+		if i < len(classes) && classes[i] != "" {
+			return classes[i]
+		}
+		return strconv.Itoa(i)
+	}
+	const corner = "true \\ pred"
+	labelWidth := utf8.RuneCountInString(corner)
+	for i := range m {
+		labelWidth = max(labelWidth, utf8.RuneCountInString(name(i)))
+	}
+	cols := 0
+	for _, row := range m {
+		cols = max(cols, len(row))
+	}
+	widths := make([]int, cols)
+	for j := range cols {
+		widths[j] = utf8.RuneCountInString(name(j))
+	}
+	for _, row := range m {
+		for j, v := range row {
+			widths[j] = max(widths[j], len(strconv.Itoa(v)))
+		}
+	}
+	fmt.Fprintf(buf, "  %-*s", labelWidth, corner)
+	for j := range cols {
+		fmt.Fprintf(buf, "  %*s", widths[j], name(j))
+	}
+	buf.WriteByte('\n')
+	for i, row := range m {
+		fmt.Fprintf(buf, "  %-*s", labelWidth, name(i))
+		for j, v := range row {
+			fmt.Fprintf(buf, "  %*d", widths[j], v)
+		}
+		buf.WriteByte('\n')
+	}
+}

@@ -1,0 +1,518 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dmrnet/dmrnet/internal/atomicfile"
+	"github.com/dmrnet/dmrnet/internal/checkpoint"
+	"github.com/dmrnet/dmrnet/internal/combo"
+	"github.com/dmrnet/dmrnet/internal/config"
+	"github.com/dmrnet/dmrnet/internal/dataset"
+	"github.com/dmrnet/dmrnet/internal/evaluate"
+	"github.com/dmrnet/dmrnet/internal/hardset"
+	"github.com/dmrnet/dmrnet/internal/model"
+	"github.com/dmrnet/dmrnet/internal/optim"
+	"github.com/dmrnet/dmrnet/internal/report"
+)
+
+// ErrInterrupted is returned when training stops on a cancelled context; the state at that
+// point is in the run directory's checkpoint.
+var ErrInterrupted = errors.New("training interrupted")
+
+// ErrDiverged is returned when the loss becomes NaN, infinite or larger than train.max_loss.
+var ErrDiverged = errors.New("loss diverged")
+
+// EpochStats is the summary of one epoch, as written to metrics.jsonl.
+type EpochStats struct {
+	Epoch    int     `json:"epoch"` // 1-based
+	Loss     float64 `json:"loss"`
+	CE       float64 `json:"ce"`
+	KL       float64 `json:"kl"`
+	HCR      float64 `json:"hcr"`
+	TrainAcc float64 `json:"train_acc"`
+	LR       float64 `json:"lr"`
+	Seconds  float64 `json:"seconds"`
+	// ValAccuracy is the validation accuracy averaged over combinations (with validation).
+	ValAccuracy *float64 `json:"val_mean_accuracy,omitempty"`
+	// HardSet is set in the epoch whose end chose H.
+	HardSet []string `json:"hard_set,omitempty"`
+}
+
+// Hooks let callers observe training without the loop knowing about terminals.
+type Hooks struct {
+	// OnStart is called once with the total number of steps left.
+	OnStart func(totalSteps int)
+	// OnStep is called after every optimiser step.
+	OnStep func(epoch, step, steps int, loss float64)
+	// OnEpoch is called after each epoch with its summary.
+	OnEpoch func(s EpochStats, epochs int)
+	// OnHardSet is called when H is chosen, with every combination's statistics.
+	OnHardSet func(epoch int, h []string, stats []hardset.Stat)
+}
+
+// Trainer trains one run.
+type Trainer struct {
+	cfg     *config.Config
+	cfgYAML []byte
+	dir     string
+	data    *dataset.Dataset
+	space   *combo.Space
+	model   *model.Model
+	opt     optim.Optimizer
+	sched   optim.Schedule
+	rng     *rngStreams
+	graphs  map[int]*model.TrainGraph
+	eval    *evaluate.Evaluator
+	dropW   []float64 // explicit dropout: cumulative weights over dropSets
+	dropS   []combo.Set
+	st      State
+	hooks   Hooks
+	Now     func() time.Time
+	resumed bool
+}
+
+// New prepares a fresh run of cfg into cfg.Out. It refuses a directory that already holds a
+// checkpoint of another run, so results are never silently overwritten.
+func New(cfg *config.Config, hooks Hooks) (*Trainer, error) {
+	if err := Device(cfg.Train.Device); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Out, CheckpointFile)); err == nil {
+		return nil, fmt.Errorf("run directory %s already holds a run (resume it with --resume %s, or choose another --out)", cfg.Out, cfg.Out)
+	}
+	data, err := LoadData(cfg)
+	if err != nil {
+		return nil, err
+	}
+	t, err := newTrainer(cfg, data, hooks)
+	if err != nil {
+		return nil, err
+	}
+	t.model.Init(rand.New(t.rng.init))
+	return t, nil
+}
+
+// Resume continues the run in dir. The saved configuration is used; overrides (e.g. more
+// epochs) may be given as sets, which take precedence over the saved values.
+func Resume(dir string, sets []string, hooks Hooks) (*Trainer, error) {
+	path := filepath.Join(dir, CheckpointFile)
+	var st State
+	if err := checkpoint.Load(path, &st); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w to resume in %s (start a run with dmrnet train --config FILE --out %s)", ErrNoCheckpoint, dir, dir)
+		}
+		return nil, err
+	}
+	cfg, err := config.FromYAML(st.Config, path, sets...)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Out = dir
+	if err := Device(cfg.Train.Device); err != nil {
+		return nil, err
+	}
+	data, err := LoadData(cfg)
+	if err != nil {
+		return nil, err
+	}
+	t, err := newTrainer(cfg, data, hooks)
+	if err != nil {
+		return nil, err
+	}
+	if err := restoreModel(&st, t.model); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := restoreOptimizer(&st, t.opt); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := t.rng.unmarshal(st.RNG); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if st.Perm != nil && len(st.Perm) != data.Train.Len() {
+		return nil, fmt.Errorf("%s: the checkpoint's epoch order has %d samples, the training split %d", path, len(st.Perm), data.Train.Len())
+	}
+	if st.Done && st.Epoch < cfg.Train.Epochs && (cfg.Train.Patience == 0 || st.Stale < cfg.Train.Patience) {
+		st.Done = false // more epochs were asked for
+	}
+	t.st = st
+	t.resumed = true
+	return t, nil
+}
+
+func newTrainer(cfg *config.Config, data *dataset.Dataset, hooks Hooks) (*Trainer, error) {
+	space, err := combo.NewSpace(data.Names())
+	if err != nil {
+		return nil, err
+	}
+	yml, err := cfg.YAML()
+	if err != nil {
+		return nil, err
+	}
+	rng := newStreams(cfg.Train.Seed)
+	m, err := model.New(ModelSpec(cfg, data), rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, err
+	}
+	opt, sched, err := newOptimizer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{cfg: cfg, cfgYAML: yml, dir: cfg.Out, data: data, space: space, model: m, opt: opt,
+		sched: sched, rng: rng, graphs: map[int]*model.TrainGraph{}, hooks: hooks, Now: time.Now}
+	if cfg.Dropout.Mode == "explicit" {
+		var cum float64
+		for _, s := range space.All() {
+			if w, ok := cfg.Dropout.Probs[space.Name(s)]; ok && w > 0 {
+				cum += w
+				t.dropS = append(t.dropS, s)
+				t.dropW = append(t.dropW, cum)
+			}
+		}
+		if cum <= 0 {
+			return nil, fmt.Errorf("dropout.probs gives no combination a positive weight")
+		}
+	}
+	t.eval, err = evaluate.New(m, data, cfg.Train.EvalBatchSize, cfg.Data.LiveClass)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Model returns the model being trained.
+func (t *Trainer) Model() *model.Model { return t.model }
+
+// Config returns the run's resolved configuration.
+func (t *Trainer) Config() *config.Config { return t.cfg }
+
+// Data returns the run's data set.
+func (t *Trainer) Data() *dataset.Dataset { return t.data }
+
+// State returns the training state (epoch, hard set, ...).
+func (t *Trainer) State() *State { return &t.st }
+
+// batches splits n samples into batch bounds of size b; the last partial batch is kept, and
+// a remainder of one sample (BatchNorm cannot normalise a single sample) joins the batch
+// before it.
+func batches(n, b int) [][2]int {
+	var out [][2]int
+	for lo := 0; lo < n; lo += b {
+		out = append(out, [2]int{lo, min(lo+b, n)})
+	}
+	if k := len(out); k > 1 && out[k-1][1]-out[k-1][0] == 1 {
+		out[k-2][1] = n
+		out = out[:k-1]
+	}
+	return out
+}
+
+func (t *Trainer) graph(n int) (*model.TrainGraph, error) {
+	if g, ok := t.graphs[n]; ok {
+		return g, nil
+	}
+	g, err := t.model.NewTrainGraph(n, model.LossWeights{Alpha: t.cfg.Loss.Alpha, Beta: t.cfg.Loss.Beta})
+	if err != nil {
+		return nil, err
+	}
+	t.graphs[n] = g
+	return g, nil
+}
+
+// drawCombination draws a sample's training combination, intersected with what the sample
+// really has; if nothing remains, the sample trains on all it has.
+func (t *Trainer) drawCombination(rng *rand.Rand, avail combo.Set) combo.Set {
+	var c combo.Set
+	switch t.cfg.Dropout.Mode {
+	case "none":
+		c = t.space.Full()
+	case "explicit":
+		u := rng.Float64() * t.dropW[len(t.dropW)-1]
+		c = t.dropS[len(t.dropS)-1]
+		for i, w := range t.dropW {
+			if u < w {
+				c = t.dropS[i]
+				break
+			}
+		}
+	default:
+		c = combo.Set(1 + rng.IntN(int(t.space.Full())))
+	}
+	if c&avail == 0 {
+		return avail
+	}
+	return c & avail
+}
+
+// Run trains until the configured number of epochs, early stopping, or ctx's cancellation
+// (then the state is checkpointed and ErrInterrupted returned).
+func (t *Trainer) Run(ctx context.Context) error {
+	if err := os.MkdirAll(t.dir, 0o755); err != nil {
+		return fmt.Errorf("create run directory: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(t.dir, ConfigFile), t.cfgYAML, 0o644); err != nil {
+		return err
+	}
+	if t.resumed {
+		if err := trimMetrics(filepath.Join(t.dir, MetricsFile), t.st.Epoch); err != nil {
+			return err
+		}
+	}
+	cfg := t.cfg
+	train := t.data.Train
+	bounds := batches(train.Len(), cfg.Train.BatchSize)
+	if t.hooks.OnStart != nil && !t.st.Done {
+		t.hooks.OnStart((cfg.Train.Epochs-t.st.Epoch)*len(bounds) - t.st.Step)
+	}
+	shuffle, drop, noise := rand.New(t.rng.shuffle), rand.New(t.rng.dropout), rand.New(t.rng.noise)
+	spec := t.model.Spec()
+	bt := &model.Batch{X: make([][]float32, len(t.data.Modalities))}
+	warm := cfg.Hard.WarmupEpochs
+	for !t.st.Done && t.st.Epoch < cfg.Train.Epochs {
+		epoch := t.st.Epoch
+		if t.st.Perm == nil {
+			t.st.Perm = shuffle.Perm(train.Len())
+			t.st.Acc = EpochAcc{}
+		}
+		lr, err := t.sched.LR(epoch)
+		if err != nil {
+			return err
+		}
+		useHCR := epoch >= warm && cfg.Loss.Beta > 0 && t.st.HardChosen
+		mine := epoch < warm || cfg.Hard.Mode == "every-epoch"
+		for ; t.st.Step < len(bounds); t.st.Step++ {
+			if ctx.Err() != nil {
+				if err := t.save(CheckpointFile); err != nil {
+					return fmt.Errorf("%w; saving the checkpoint failed too: %v", ErrInterrupted, err)
+				}
+				return ErrInterrupted
+			}
+			start := t.Now()
+			b := bounds[t.st.Step]
+			idx := t.st.Perm[b[0]:b[1]]
+			n := len(idx)
+			for m, mod := range t.data.Modalities {
+				bt.X[m] = dataset.Gather(train.X[m], mod.Size(), idx, bt.X[m])
+			}
+			bt.Y = bt.Y[:0]
+			bt.Present = bt.Present[:0]
+			bt.Hard = bt.Hard[:0]
+			for _, j := range idx {
+				c := t.drawCombination(drop, train.AvailOf(j, t.space.M()))
+				bt.Y = append(bt.Y, train.Y[j])
+				bt.Present = append(bt.Present, c)
+				bt.Hard = append(bt.Hard, useHCR && hardset.Contains(t.st.Hard, c))
+			}
+			bt.Noise = nil
+			if spec.PME {
+				bt.Noise = make([]float64, n*spec.Latent)
+				for i := range bt.Noise {
+					bt.Noise[i] = noise.NormFloat64()
+				}
+			}
+			g, err := t.graph(n)
+			if err != nil {
+				return err
+			}
+			res, err := g.Step(bt)
+			if err != nil {
+				return err
+			}
+			if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) || res.Loss > cfg.Train.MaxLoss {
+				return fmt.Errorf("%w at epoch %d, step %d: loss %g (lower optim.lr, now %g, or raise train.max_loss, now %g); the run directory keeps the last good checkpoint",
+					ErrDiverged, epoch+1, t.st.Step+1, res.Loss, lr, cfg.Train.MaxLoss)
+			}
+			if err := t.opt.Step(t.vars(g), lr); err != nil {
+				return err
+			}
+			acc := &t.st.Acc
+			fn := float64(n)
+			acc.Loss += res.Loss * fn
+			acc.CE += res.CE * fn
+			acc.KL += res.KL * fn
+			acc.HCR += res.HCR * fn
+			acc.N += n
+			for i, p := range res.Pred {
+				if p == bt.Y[i] {
+					acc.Correct++
+				}
+				if mine {
+					t.st.Miner.Add(bt.Present[i], res.VarPerSample[i], res.CEPerSample[i])
+				}
+			}
+			dt := t.Now().Sub(start).Seconds()
+			acc.Seconds += dt
+			t.st.Seconds += dt
+			if t.hooks.OnStep != nil {
+				t.hooks.OnStep(epoch, t.st.Step, len(bounds), res.Loss)
+			}
+		}
+		if err := t.endEpoch(epoch, lr); err != nil {
+			return err
+		}
+	}
+	return t.finish()
+}
+
+func (t *Trainer) vars(g *model.TrainGraph) []optim.Var {
+	grads := g.Grads()
+	params := t.model.Params()
+	out := make([]optim.Var, len(params))
+	for i, p := range params {
+		out[i] = optim.Var{Name: p.Name, Value: p.Data(), Grad: grads[i], Decay: p.Decay}
+	}
+	return out
+}
+
+func (t *Trainer) endEpoch(epoch int, lr float64) error {
+	cfg := t.cfg
+	acc := t.st.Acc
+	fn := float64(acc.N)
+	s := EpochStats{Epoch: epoch + 1, Loss: acc.Loss / fn, CE: acc.CE / fn, KL: acc.KL / fn, HCR: acc.HCR / fn,
+		TrainAcc: float64(acc.Correct) / fn, LR: lr, Seconds: acc.Seconds}
+	warm := cfg.Hard.WarmupEpochs
+	if epoch == warm-1 || (cfg.Hard.Mode == "every-epoch" && epoch >= warm) {
+		if err := t.chooseHard(epoch, &s); err != nil {
+			return err
+		}
+	}
+	t.st.Epoch = epoch + 1
+	t.st.Step = 0
+	t.st.Perm = nil
+	improved := false
+	if t.data.Val != nil {
+		sw, err := t.eval.Sweep(t.data.Val)
+		if err != nil {
+			return err
+		}
+		v := sw.MeanAccuracy
+		s.ValAccuracy = &v
+		if t.st.BestEpoch == 0 || v > t.st.BestScore {
+			t.st.BestScore, t.st.BestEpoch, t.st.Stale = v, epoch+1, 0
+			improved = true
+		} else {
+			t.st.Stale++
+		}
+		if cfg.Train.Patience > 0 && t.st.Stale >= cfg.Train.Patience {
+			t.st.Done = true
+		}
+	}
+	if t.st.Epoch >= cfg.Train.Epochs {
+		t.st.Done = true
+	}
+	if err := appendMetrics(filepath.Join(t.dir, MetricsFile), s); err != nil {
+		return err
+	}
+	if err := t.save(CheckpointFile); err != nil {
+		return err
+	}
+	if improved && cfg.Train.SelectBest {
+		if err := t.save(BestFile); err != nil {
+			return err
+		}
+	}
+	if t.hooks.OnEpoch != nil {
+		t.hooks.OnEpoch(s, cfg.Train.Epochs)
+	}
+	return nil
+}
+
+// HardSetReport is the content of hardset.json.
+type HardSetReport struct {
+	By           string         `json:"by"`
+	K            int            `json:"k"`
+	Mode         string         `json:"mode"`
+	Epoch        int            `json:"epoch"` // 1-based epoch whose end chose H
+	Applied      bool           `json:"applied"`
+	HardSet      []string       `json:"hard_set"`
+	Combinations []hardset.Stat `json:"combinations"`
+}
+
+func (t *Trainer) chooseHard(epoch int, s *EpochStats) error {
+	cfg := t.cfg
+	stats := t.st.Miner.Stats(t.space)
+	if len(stats) == 0 {
+		return nil
+	}
+	h, err := hardset.Select(stats, cfg.KFor(t.space.M()), cfg.Hard.By)
+	if err != nil {
+		return err
+	}
+	t.st.Hard, t.st.HardChosen = h, true
+	t.st.Miner.Reset()
+	names := make([]string, len(h))
+	for i, c := range h {
+		names[i] = t.space.Name(c)
+	}
+	for i := range stats {
+		stats[i].Hard = hardset.Contains(h, stats[i].Set)
+	}
+	s.HardSet = names
+	rep := HardSetReport{By: cfg.Hard.By, K: cfg.KFor(t.space.M()), Mode: cfg.Hard.Mode, Epoch: epoch + 1,
+		Applied: cfg.Loss.Beta > 0, HardSet: names, Combinations: stats}
+	if err := writeJSON(filepath.Join(t.dir, HardSetFile), rep); err != nil {
+		return err
+	}
+	if t.hooks.OnHardSet != nil {
+		t.hooks.OnHardSet(epoch, names, stats)
+	}
+	return nil
+}
+
+func (t *Trainer) save(name string) error {
+	t.st.Config = t.cfgYAML
+	if err := capture(&t.st, t.model, t.opt, t.rng); err != nil {
+		return err
+	}
+	return checkpoint.Save(filepath.Join(t.dir, name), &t.st)
+}
+
+// finish writes final.ckpt: the best validation state when train.select_best is set, the last
+// state otherwise; the model in memory becomes that final model.
+func (t *Trainer) finish() error {
+	final := filepath.Join(t.dir, FinalFile)
+	if t.cfg.Train.SelectBest && t.st.BestEpoch > 0 {
+		var best State
+		if err := checkpoint.Load(filepath.Join(t.dir, BestFile), &best); err != nil {
+			return err
+		}
+		if err := restoreModel(&best, t.model); err != nil {
+			return err
+		}
+		best.Done = true
+		return checkpoint.Save(final, &best)
+	}
+	return t.save(FinalFile)
+}
+
+// Evaluate sweeps every combination of the final model on the test split, marks the hard set
+// and writes sweep.json into the run directory.
+func (t *Trainer) Evaluate() (*report.Sweep, error) {
+	t.eval.Hard = t.st.Hard
+	sw, err := t.eval.Sweep(t.data.Test)
+	if err != nil {
+		return nil, err
+	}
+	sw.Split = "test"
+	sw.Checkpoint = filepath.Join(t.dir, FinalFile)
+	if err := writeJSON(filepath.Join(t.dir, SweepFile), sw); err != nil {
+		return nil, err
+	}
+	return sw, nil
+}
+
+func writeJSON(path string, v any) error {
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
+}

@@ -1,0 +1,203 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/dmrnet/dmrnet/internal/checkpoint"
+	"github.com/dmrnet/dmrnet/internal/combo"
+	"github.com/dmrnet/dmrnet/internal/config"
+	"github.com/dmrnet/dmrnet/internal/dataset"
+	"github.com/dmrnet/dmrnet/internal/hardset"
+	"github.com/dmrnet/dmrnet/internal/model"
+	"github.com/dmrnet/dmrnet/internal/optim"
+)
+
+// ErrNoCheckpoint means a run directory has no checkpoint to read.
+var ErrNoCheckpoint = errors.New("no checkpoint")
+
+// State is everything a checkpoint holds: the model, the optimiser, the position in training
+// and the random streams, so that a resumed run continues exactly where it stopped.
+type State struct {
+	// Config is the resolved configuration (YAML) the state was trained with.
+	Config []byte
+	Params []checkpoint.Tensor
+	BN     []checkpoint.Tensor
+	// OptSteps and OptSlots are the optimiser's step count and moments.
+	OptSteps int64
+	OptSlots []checkpoint.Tensor
+	// Epoch is the number of completed epochs; Step the number of completed batches of the
+	// current epoch, whose sample order is Perm (nil until the epoch draws it).
+	Epoch int
+	Step  int
+	Perm  []int
+	Acc   EpochAcc
+	// Hard is the hard set H (nil until chosen at the end of warm-up).
+	Hard       []combo.Set
+	HardChosen bool
+	Miner      hardset.Miner
+	RNG        map[string][]byte
+	// Validation bookkeeping.
+	BestScore float64
+	BestEpoch int
+	Stale     int
+	// Done is set once training has finished (last epoch or early stop).
+	Done bool
+	// Seconds of training so far, over all sessions.
+	Seconds float64
+}
+
+// EpochAcc sums the current epoch's per-sample training statistics.
+type EpochAcc struct {
+	Loss, CE, KL, HCR float64
+	Correct, N        int
+	Seconds           float64
+}
+
+// capture copies the model and optimiser into st.
+func capture(st *State, m *model.Model, opt optim.Optimizer, rng *rngStreams) error {
+	st.Params = st.Params[:0]
+	for _, p := range m.Params() {
+		st.Params = append(st.Params, checkpoint.NewTensor(p.Name, p.Shape(), p.Data()))
+	}
+	st.BN = st.BN[:0]
+	for _, bn := range m.BatchNorms() {
+		mean, variance := bn.Stats()
+		c := []int{lenOf(mean)}
+		st.BN = append(st.BN, checkpoint.NewTensor(bn.Name+".running_mean", c, mean), checkpoint.NewTensor(bn.Name+".running_var", c, variance))
+	}
+	steps, slots := opt.State()
+	st.OptSteps = steps
+	st.OptSlots = st.OptSlots[:0]
+	for _, s := range slots {
+		st.OptSlots = append(st.OptSlots, checkpoint.NewTensor(s.Name, []int{lenOf(s.Data)}, s.Data))
+	}
+	var err error
+	st.RNG, err = rng.marshal()
+	return err
+}
+
+func lenOf(v any) int {
+	switch d := v.(type) {
+	case []float32:
+		return len(d)
+	case []float64:
+		return len(d)
+	}
+	panic(fmt.Sprintf("train: unexpected slice %T", v))
+}
+
+// restoreModel copies a state's parameters and BatchNorm statistics into m, checking every
+// tensor's presence and shape.
+func restoreModel(st *State, m *model.Model) error {
+	byName := map[string]checkpoint.Tensor{}
+	for _, t := range st.Params {
+		byName[t.Name] = t
+	}
+	for _, t := range st.BN {
+		byName[t.Name] = t
+	}
+	used := 0
+	for _, p := range m.Params() {
+		t, ok := byName[p.Name]
+		if !ok {
+			return fmt.Errorf("checkpoint has no tensor %s that the configuration needs", p.Name)
+		}
+		if err := t.CopyTo(p.Data(), p.Shape()); err != nil {
+			return err
+		}
+		used++
+	}
+	for _, bn := range m.BatchNorms() {
+		mean, variance := bn.Stats()
+		for _, x := range []struct {
+			suffix string
+			dst    any
+		}{{".running_mean", mean}, {".running_var", variance}} {
+			t, ok := byName[bn.Name+x.suffix]
+			if !ok {
+				return fmt.Errorf("checkpoint has no tensor %s that the configuration needs", bn.Name+x.suffix)
+			}
+			if err := t.CopyTo(x.dst, []int{lenOf(x.dst)}); err != nil {
+				return err
+			}
+			used++
+		}
+	}
+	if used != len(byName) {
+		for name := range byName {
+			if m.Param(name) == nil && !isBNStat(m, name) {
+				return fmt.Errorf("checkpoint tensor %s is not part of the configured model", name)
+			}
+		}
+	}
+	return nil
+}
+
+func isBNStat(m *model.Model, name string) bool {
+	for _, bn := range m.BatchNorms() {
+		if name == bn.Name+".running_mean" || name == bn.Name+".running_var" {
+			return true
+		}
+	}
+	return false
+}
+
+func restoreOptimizer(st *State, opt optim.Optimizer) error {
+	slots := make([]optim.Slot, len(st.OptSlots))
+	for i, t := range st.OptSlots {
+		slots[i] = optim.Slot{Name: t.Name, Data: t.Data()}
+	}
+	return opt.SetState(st.OptSteps, slots)
+}
+
+// Trained is a model restored from a run directory, ready for evaluation.
+type Trained struct {
+	Config *config.Config
+	Data   *dataset.Dataset
+	Model  *model.Model
+	State  *State
+	// Final is false when training has not finished and the latest checkpoint is used.
+	Final bool
+	Path  string
+}
+
+// Open loads the model of run directory dir: final.ckpt when training finished, otherwise the
+// latest checkpoint. The configuration saved in the checkpoint rebuilds the data set and the
+// model, so evaluation sees exactly what training saw.
+func Open(dir string) (*Trained, error) {
+	path := filepath.Join(dir, FinalFile)
+	final := true
+	if _, err := os.Stat(path); err != nil {
+		path, final = filepath.Join(dir, CheckpointFile), false
+		if _, err := os.Stat(path); err != nil {
+			if _, derr := os.Stat(dir); derr != nil {
+				return nil, fmt.Errorf("%w: run directory %s does not exist (train first: dmrnet train --config FILE)", ErrNoCheckpoint, dir)
+			}
+			return nil, fmt.Errorf("%w in %s (train first, or point --checkpoint at a run directory)", ErrNoCheckpoint, dir)
+		}
+	}
+	var st State
+	if err := checkpoint.Load(path, &st); err != nil {
+		return nil, err
+	}
+	cfg, err := config.FromYAML(st.Config, path)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := LoadData(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := model.New(ModelSpec(cfg, ds), rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, err
+	}
+	if err := restoreModel(&st, m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &Trained{Config: cfg, Data: ds, Model: m, State: &st, Final: final, Path: path}, nil
+}

@@ -1,0 +1,309 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/dmrnet/dmrnet/internal/config"
+	"github.com/dmrnet/dmrnet/internal/evaluate"
+	"github.com/dmrnet/dmrnet/internal/report"
+)
+
+// tinyConfig is a small synthetic run: 3 modalities, 150 training samples (batches of 32
+// leave a partial batch of 22), 6 epochs with 2 warm-up epochs.
+func tinyConfig(t *testing.T, sets ...string) *config.Config {
+	t.Helper()
+	sets = append([]string{
+		"out=" + filepath.Join(t.TempDir(), "run"),
+		"data.synthetic.train=150", "data.synthetic.test=60", "data.synthetic.classes=3",
+		"data.synthetic.modalities=[{name: a, dim: 6, signal: 3}, {name: b, dim: 4, signal: 1.5}, {name: c, dim: 3, signal: 0.5}]",
+		"model.encoder.layers=[16, 8]", "model.latent=8",
+		"train.epochs=6", "train.batch_size=32", "hard.warmup_epochs=2", "train.eval_batch_size=25",
+	}, sets...)
+	cfg, err := config.Load(config.LoadOptions{Sets: sets, Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &cfg
+}
+
+func trainRun(t *testing.T, cfg *config.Config) (*Trainer, *report.Sweep) {
+	t.Helper()
+	tr, err := New(cfg, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sw, err := tr.Evaluate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, sw
+}
+
+// losses reads metrics.jsonl without the timings.
+func losses(t *testing.T, dir string) []EpochStats {
+	t.Helper()
+	ms, err := ReadMetrics(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ms {
+		ms[i].Seconds = 0
+	}
+	return ms
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestSameSeedSameNumbers(t *testing.T) {
+	a := tinyConfig(t)
+	b := tinyConfig(t)
+	trainRun(t, a)
+	trainRun(t, b)
+	la, lb := losses(t, a.Out), losses(t, b.Out)
+	if len(la) != 6 || !reflect.DeepEqual(la, lb) {
+		t.Fatalf("loss trajectories differ:\n%+v\n%+v", la, lb)
+	}
+	if la[1].HardSet == nil || la[0].HCR != 0 || la[5].HCR == 0 {
+		t.Fatalf("hard set / HCR schedule wrong: %+v", la)
+	}
+	sa := readFile(t, filepath.Join(a.Out, SweepFile))
+	sb := readFile(t, filepath.Join(b.Out, SweepFile))
+	// the checkpoint path differs between the two run directories
+	sa = []byte(strings.ReplaceAll(string(sa), a.Out, "DIR"))
+	sb = []byte(strings.ReplaceAll(string(sb), b.Out, "DIR"))
+	if string(sa) != string(sb) {
+		t.Fatalf("sweep.json differs:\n%s\n%s", sa, sb)
+	}
+	c := tinyConfig(t, "train.seed=1")
+	trainRun(t, c)
+	if reflect.DeepEqual(la, losses(t, c.Out)) {
+		t.Fatal("a different seed gave the same trajectory")
+	}
+}
+
+// TestCheckpointRoundTrip reloads the final model from disk and checks it reproduces the
+// sweep computed in memory at the end of training exactly.
+func TestCheckpointRoundTrip(t *testing.T) {
+	cfg := tinyConfig(t)
+	tr, sw := trainRun(t, cfg)
+	got, err := Open(cfg.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Final || !reflect.DeepEqual(got.State.Hard, tr.State().Hard) {
+		t.Fatalf("final %v, hard %v vs %v", got.Final, got.State.Hard, tr.State().Hard)
+	}
+	ev, err := evaluate.New(got.Model, got.Data, 7, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Hard = got.State.Hard
+	sw2, err := ev.Sweep(got.Data.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw2.Split, sw2.Checkpoint = sw.Split, sw.Checkpoint
+	if !reflect.DeepEqual(sw, sw2) {
+		t.Fatalf("reloaded model gives a different sweep:\n%+v\n%+v", sw, sw2)
+	}
+	for i, p := range tr.Model().Params() {
+		if !reflect.DeepEqual(p.Data(), got.Model.Params()[i].Data()) {
+			t.Fatalf("parameter %s differs after reload", p.Name)
+		}
+	}
+}
+
+// TestResumeEqualsUninterrupted interrupts a run in the middle of an epoch (and once at an
+// epoch boundary), resumes it, and compares every number with an uninterrupted run.
+func TestResumeEqualsUninterrupted(t *testing.T) {
+	for _, extra := range [][]string{nil, {"data.val_fraction=0.2", "train.select_best=true", "optim.name=sgd", "optim.nesterov=true", "hard.mode=every-epoch"}} {
+		ref := tinyConfig(t, extra...)
+		refTr, refSweep := trainRun(t, ref)
+		for _, stopAt := range []int{7, 10} { // 5 batches per epoch: mid-epoch 2, end of epoch 2
+			cfg := tinyConfig(t, extra...)
+			ctx, cancel := context.WithCancel(context.Background())
+			steps := 0
+			tr, err := New(cfg, Hooks{OnStep: func(epoch, step, n int, loss float64) {
+				if steps++; steps == stopAt {
+					cancel()
+				}
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tr.Run(ctx); !errors.Is(err, ErrInterrupted) {
+				t.Fatalf("Run = %v, want ErrInterrupted", err)
+			}
+			if _, err := os.Stat(filepath.Join(cfg.Out, FinalFile)); err == nil {
+				t.Fatal("interrupted run wrote final.ckpt")
+			}
+			res, err := Resume(cfg.Out, nil, Hooks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := res.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			sw, err := res.Evaluate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sw.Checkpoint = refSweep.Checkpoint
+			if !reflect.DeepEqual(sw, refSweep) {
+				t.Fatalf("%v stop %d: resumed sweep differs:\n%+v\n%+v", extra, stopAt, sw, refSweep)
+			}
+			if a, b := losses(t, cfg.Out), losses(t, ref.Out); !reflect.DeepEqual(a, b) {
+				t.Fatalf("%v stop %d: metrics differ:\n%+v\n%+v", extra, stopAt, a, b)
+			}
+			for i, p := range refTr.Model().Params() {
+				if !reflect.DeepEqual(p.Data(), res.Model().Params()[i].Data()) {
+					t.Fatalf("%v stop %d: parameter %s differs", extra, stopAt, p.Name)
+				}
+			}
+		}
+	}
+}
+
+func TestResumeWithMoreEpochs(t *testing.T) {
+	cfg := tinyConfig(t, "train.epochs=3")
+	trainRun(t, cfg)
+	res, err := Resume(cfg.Out, []string{"train.epochs=5"}, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ms := losses(t, cfg.Out); len(ms) != 5 || ms[4].Epoch != 5 {
+		t.Fatalf("metrics after extending: %+v", ms)
+	}
+	full := tinyConfig(t, "train.epochs=5")
+	trainRun(t, full)
+	if !reflect.DeepEqual(losses(t, cfg.Out), losses(t, full.Out)) {
+		t.Fatal("3 + 2 epochs differ from 5 epochs")
+	}
+}
+
+func TestNewRefusesExistingRun(t *testing.T) {
+	cfg := tinyConfig(t, "train.epochs=1")
+	trainRun(t, cfg)
+	if _, err := New(cfg, Hooks{}); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("New on a used directory: %v", err)
+	}
+}
+
+func TestDivergingLossStops(t *testing.T) {
+	cfg := tinyConfig(t, "optim.name=sgd", "optim.lr=1e6", "optim.momentum=0", "train.max_loss=50")
+	tr, err := New(cfg, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tr.Run(context.Background())
+	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "optim.lr") {
+		t.Fatalf("Run = %v, want ErrDiverged naming optim.lr", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Out, FinalFile)); err == nil {
+		t.Fatal("diverged run wrote final.ckpt")
+	}
+}
+
+func TestOpenChecksShapes(t *testing.T) {
+	cfg := tinyConfig(t, "train.epochs=1")
+	trainRun(t, cfg)
+	tr, err := Open(cfg.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := tinyConfig(t, "model.encoder.layers=[12, 8]")
+	ds, err := LoadData(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr2, err := newTrainer(other, ds, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = restoreModel(tr.State, tr2.model)
+	if err == nil || !strings.Contains(err.Error(), "enc.a.0.W") || !strings.Contains(err.Error(), "[6 12]") {
+		t.Fatalf("restore into another architecture: %v", err)
+	}
+}
+
+func TestOpenMissing(t *testing.T) {
+	if _, err := Open(filepath.Join(t.TempDir(), "none")); !errors.Is(err, ErrNoCheckpoint) {
+		t.Fatalf("Open = %v, want ErrNoCheckpoint", err)
+	}
+}
+
+func TestVariantsTrain(t *testing.T) {
+	for _, sets := range [][]string{
+		{"variant=deterministic"},
+		{"variant=no-dropout"},
+		{"variant=no-kl"},
+		{"variant=dmrnet-loss"},
+		{"dropout.mode=explicit", "dropout.probs={a: 1, a+b+c: 3}"},
+		{"model.dtype=float64", "schedule.name=cosine", "schedule.warmup_epochs=1"},
+	} {
+		cfg := tinyConfig(t, append(sets, "train.epochs=3")...)
+		tr, sw := trainRun(t, cfg)
+		if len(sw.Combinations) != 7 {
+			t.Fatalf("%v: %d combinations", sets, len(sw.Combinations))
+		}
+		st := tr.State()
+		switch {
+		case cfg.Variant == "no-dropout":
+			if len(st.Hard) != 1 || st.Hard[0] != 7 {
+				t.Errorf("no-dropout: H = %v, want the full combination only", st.Hard)
+			}
+		case cfg.Dropout.Mode == "explicit":
+			if len(st.Hard) != 2 {
+				t.Errorf("explicit dropout: H = %v, want the 2 drawn combinations", st.Hard)
+			}
+		default:
+			if len(st.Hard) != 3 {
+				t.Errorf("%v: H = %v, want 3 combinations", sets, st.Hard)
+			}
+		}
+		var rep HardSetReport
+		if err := json.Unmarshal(readFile(t, filepath.Join(cfg.Out, HardSetFile)), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Applied != (cfg.Loss.Beta > 0) || len(rep.HardSet) != len(st.Hard) {
+			t.Errorf("%v: hardset.json %+v", sets, rep)
+		}
+	}
+}
+
+func TestBatches(t *testing.T) {
+	tests := []struct {
+		n, b int
+		want [][2]int
+	}{
+		{10, 5, [][2]int{{0, 5}, {5, 10}}},
+		{12, 5, [][2]int{{0, 5}, {5, 10}, {10, 12}}},
+		{11, 5, [][2]int{{0, 5}, {5, 11}}},
+		{3, 5, [][2]int{{0, 3}}},
+	}
+	for _, tt := range tests {
+		if got := batches(tt.n, tt.b); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("batches(%d, %d) = %v, want %v", tt.n, tt.b, got, tt.want)
+		}
+	}
+}
