@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/dmrnet/dmrnet/internal/hardset"
 	"github.com/dmrnet/dmrnet/internal/progress"
@@ -111,6 +112,22 @@ func (a *app) runTrain(o *trainOptions) error {
 	return sw.Write(a.out, o.format)
 }
 
+// statsTable renders the mining statistics of every combination seen during warm-up.
+func statsTable(stats []hardset.Stat) string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  combination\tmean variance\tmean CE\tsamples\thard")
+	for _, s := range stats {
+		mark := ""
+		if s.Hard {
+			mark = "*"
+		}
+		fmt.Fprintf(tw, "  %s\t%.4f\t%.4f\t%d\t%s\n", s.Name, s.MeanVariance, s.MeanCE, s.N, mark)
+	}
+	tw.Flush()
+	return b.String()
+}
+
 func variantName(v string) string {
 	if v == "" {
 		return "dmrnet"
@@ -147,6 +164,9 @@ func (a *app) trainHooks(quiet bool) (hooks train.Hooks, finish func()) {
 		},
 		OnHardSet: func(epoch int, h []string, stats []hardset.Stat) {
 			println(fmt.Sprintf("hard set after epoch %d (%d of %d combinations): %s", epoch+1, len(h), len(stats), strings.Join(h, ", ")))
+			for _, line := range strings.Split(strings.TrimRight(statsTable(stats), "\n"), "\n") {
+				println(line)
+			}
 		},
 	}
 	return h, func() { bar.Finish() }

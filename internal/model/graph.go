@@ -329,6 +329,9 @@ type TrainGraph struct {
 
 	loss, ce, kl, hcr, cei *G.Node
 	grads                  G.Nodes // aligned with Model.Params()
+	// Values read during the run: Gorgonia reuses the memory of intermediate values once
+	// they are dead, so a node's Value after RunAll may hold something else.
+	rLoss, rCE, rKL, rHCR, rCEI, rLV, rLogits G.Value
 }
 
 // StepResult is what one training step computed, before the optimiser's update.
@@ -366,6 +369,15 @@ func (m *Model) NewTrainGraph(n int, w LossWeights) (*TrainGraph, error) {
 		return nil, err
 	}
 	tg.loss, tg.ce, tg.kl, tg.hcr, tg.cei = ln.loss, ln.ce, ln.kl, ln.hcr, ln.cei
+	G.Read(tg.loss, &tg.rLoss)
+	G.Read(tg.ce, &tg.rCE)
+	G.Read(tg.hcr, &tg.rHCR)
+	G.Read(tg.cei, &tg.rCEI)
+	G.Read(h.logits, &tg.rLogits)
+	if tg.kl != nil {
+		G.Read(tg.kl, &tg.rKL)
+		G.Read(h.lv, &tg.rLV)
+	}
 	wrt := make(G.Nodes, len(m.params))
 	for i, p := range m.params {
 		wrt[i] = b.param(p.Name)
@@ -428,15 +440,15 @@ func (tg *TrainGraph) Step(bt *Batch) (*StepResult, error) {
 		return nil, fmt.Errorf("model: training step: %w", err)
 	}
 	res := &StepResult{
-		Loss:        readFloats(tg.loss.Value())[0],
-		CE:          readFloats(tg.ce.Value())[0],
-		HCR:         readFloats(tg.hcr.Value())[0],
-		CEPerSample: readFloats(tg.cei.Value()),
-		Pred:        argmax(readFloats(tg.h.logits.Value()), m.spec.Classes),
+		Loss:        readFloats(tg.rLoss)[0],
+		CE:          readFloats(tg.rCE)[0],
+		HCR:         readFloats(tg.rHCR)[0],
+		CEPerSample: readFloats(tg.rCEI),
+		Pred:        argmax(readFloats(tg.rLogits), m.spec.Classes),
 	}
 	if tg.kl != nil {
-		res.KL = readFloats(tg.kl.Value())[0]
-		res.VarPerSample = meanExp(readFloats(tg.h.lv.Value()), m.spec.Latent)
+		res.KL = readFloats(tg.rKL)[0]
+		res.VarPerSample = meanExp(readFloats(tg.rLV), m.spec.Latent)
 	} else {
 		res.VarPerSample = make([]float64, n)
 	}
@@ -488,6 +500,8 @@ type EvalGraph struct {
 	n  int
 	h  *head
 	vm G.VM
+
+	rLogits, rLV G.Value
 }
 
 // Output is an evaluation pass's result for the real (unpadded) rows of a batch.
@@ -509,7 +523,13 @@ func (m *Model) NewEvalGraph(n int) (*EvalGraph, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &EvalGraph{m: m, n: n, h: h, vm: G.NewTapeMachine(b.g)}, nil
+	eg := &EvalGraph{m: m, n: n, h: h}
+	G.Read(h.logits, &eg.rLogits)
+	if h.lv != nil {
+		G.Read(h.lv, &eg.rLV)
+	}
+	eg.vm = G.NewTapeMachine(b.g)
+	return eg, nil
 }
 
 // BatchSize is the largest batch the graph takes; smaller batches are zero-padded.
@@ -526,10 +546,10 @@ func (eg *EvalGraph) Forward(bt *Batch) (*Output, error) {
 		return nil, fmt.Errorf("model: evaluation: %w", err)
 	}
 	c := eg.m.spec.Classes
-	logits := readFloats(eg.h.logits.Value())[:rows*c]
+	logits := readFloats(eg.rLogits)[:rows*c]
 	out := &Output{Logits: logits, Pred: argmax(logits, c)}
 	if eg.h.lv != nil {
-		out.Var = meanExp(readFloats(eg.h.lv.Value())[:rows*eg.m.spec.Latent], eg.m.spec.Latent)
+		out.Var = meanExp(readFloats(eg.rLV)[:rows*eg.m.spec.Latent], eg.m.spec.Latent)
 	} else {
 		out.Var = make([]float64, rows)
 	}

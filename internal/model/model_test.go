@@ -257,3 +257,46 @@ func TestEvalSharesParameters(t *testing.T) {
 		t.Fatalf("logit moved by %v after bias +1", d)
 	}
 }
+
+// TestStepResultConsistent checks the per-sample values a step reports against its scalars:
+// mean CE_i = CE and 1/B sum hard_i CE_i = HCR, and that the variances are plausible
+// (Gorgonia reuses dead intermediate buffers, so values must be read during the run).
+func TestStepResultConsistent(t *testing.T) {
+	spec := testSpec(tensor.Float64, true)
+	m, err := New(spec, rand.New(rand.NewPCG(8, 8)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := m.NewTrainGraph(6, LossWeights{Alpha: 0.1, Beta: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt := randomBatch(rand.New(rand.NewPCG(9, 9)), spec, 6)
+	for run := 0; run < 2; run++ {
+		r, err := tg.Step(bt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum, hard float64
+		for i, ce := range r.CEPerSample {
+			sum += ce
+			if bt.Hard[i] {
+				hard += ce
+			}
+		}
+		if math.Abs(sum/6-r.CE) > 1e-12 || math.Abs(hard/6-r.HCR) > 1e-12 {
+			t.Fatalf("per-sample CE %v inconsistent with CE %v / HCR %v", r.CEPerSample, r.CE, r.HCR)
+		}
+		// BatchNorm makes logvar ~ N(0, 1) over the batch: exp(logvar) averages near e^0.5
+		var v float64
+		for _, x := range r.VarPerSample {
+			v += x / 6
+		}
+		if v < 1.2 || v > 2.5 {
+			t.Fatalf("mean variance %v implausible (%v)", v, r.VarPerSample)
+		}
+		if math.Abs(r.Loss-(r.CE+0.1*r.KL+0.5*r.HCR)) > 1e-12 {
+			t.Fatalf("loss %v != CE + 0.1 KL + 0.5 HCR", r.Loss)
+		}
+	}
+}

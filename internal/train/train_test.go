@@ -307,3 +307,25 @@ func TestBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestEarlyStoppingAndSelectBest: with a learning rate too small to change anything the
+// validation score never improves after epoch 1, so patience 2 stops after epoch 3 and the
+// final model is epoch 1's.
+func TestEarlyStoppingAndSelectBest(t *testing.T) {
+	cfg := tinyConfig(t, "data.val_fraction=0.2", "train.patience=2", "train.select_best=true", "optim.lr=1e-12", "loss.beta=0")
+	trainRun(t, cfg)
+	ms := losses(t, cfg.Out)
+	if len(ms) != 3 || ms[0].ValAccuracy == nil {
+		t.Fatalf("want 3 epochs with validation, got %+v", ms)
+	}
+	got, err := Open(cfg.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State.Epoch != 1 || got.State.BestEpoch != 1 {
+		t.Fatalf("final model is from epoch %d (best %d), want 1", got.State.Epoch, got.State.BestEpoch)
+	}
+	if got.Data.Val.Len() != 30 || got.Data.Train.Len() != 120 {
+		t.Fatalf("val %d train %d", got.Data.Val.Len(), got.Data.Train.Len())
+	}
+}

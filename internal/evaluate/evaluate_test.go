@@ -1,0 +1,87 @@
+package evaluate
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/dmrnet/dmrnet/internal/combo"
+	"github.com/dmrnet/dmrnet/internal/dataset"
+	"github.com/dmrnet/dmrnet/internal/model"
+	"gorgonia.org/tensor"
+)
+
+func setup(t *testing.T) (*Evaluator, *dataset.Dataset) {
+	t.Helper()
+	ds, err := dataset.Synthetic(dataset.SyntheticSpec{Seed: 1, Classes: 2, Train: 20, Test: 11,
+		Modalities: []dataset.SyntheticModality{{Name: "a", Dim: 3, Signal: 2}, {Name: "b", Dim: 2, Signal: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := model.Spec{Latent: 4, Classes: 2, PME: true, DType: tensor.Float64, BNMomentum: 0.1, BNEps: 1e-5}
+	for _, m := range ds.Modalities {
+		spec.Modalities = append(spec.Modalities, model.ModalitySpec{Name: m.Name, InputShape: m.Shape, Encoder: model.EncoderSpec{Type: "mlp", Layers: []int{4}}})
+	}
+	m, err := model.New(spec, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := New(m, ds, 4, 0) // 11 samples in batches of 4: the last batch is padded
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev, ds
+}
+
+func TestSweepCountsAndBatchingInvariance(t *testing.T) {
+	ev, ds := setup(t)
+	ev.Hard = []combo.Set{2}
+	sw, err := ev.Sweep(ds.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sw.Combinations) != 3 || sw.Combinations[2].Name != "a+b" || !sw.Combinations[1].Hard || sw.Combinations[0].Hard {
+		t.Fatalf("rows %+v", sw.Combinations)
+	}
+	for _, r := range sw.Combinations {
+		if r.N != 11 || r.APCER == nil {
+			t.Fatalf("row %+v", r)
+		}
+	}
+	// a different evaluation batch size gives the same confusion matrices
+	ev2, err := New(ev.Model, ds, 11, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range ev.Space.All() {
+		c1, _ := ev.Confusion(ds.Test, s)
+		c2, _ := ev2.Confusion(ds.Test, s)
+		for i := range c1.M {
+			for j := range c1.M[i] {
+				if c1.M[i][j] != c2.M[i][j] {
+					t.Fatalf("%s: batch size changes the result", ev.Space.Name(s))
+				}
+			}
+		}
+	}
+}
+
+// TestMissingModalitiesSkipSamples checks that a combination is evaluated only on the samples
+// that have all of its modalities.
+func TestMissingModalitiesSkipSamples(t *testing.T) {
+	ev, ds := setup(t)
+	ds.Test.Avail = make([]combo.Set, ds.Test.Len())
+	for i := range ds.Test.Avail {
+		ds.Test.Avail[i] = 3
+	}
+	ds.Test.Avail[0], ds.Test.Avail[1], ds.Test.Avail[2] = 1, 1, 2 // two lack b, one lacks a
+	want := map[string]int{"a": 10, "b": 9, "a+b": 8}
+	sw, err := ev.Sweep(ds.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range sw.Combinations {
+		if r.N != want[r.Name] {
+			t.Errorf("%s: n = %d, want %d", r.Name, r.N, want[r.Name])
+		}
+	}
+}
