@@ -17,6 +17,7 @@ type modelOptions struct {
 	config     string
 	sets       []string
 	split      string
+	dataRoot   string
 }
 
 func (o *modelOptions) addFlags(cmd *cobra.Command) {
@@ -25,6 +26,7 @@ func (o *modelOptions) addFlags(cmd *cobra.Command) {
 	f.StringVarP(&o.config, "config", "c", "", "use the run directory this configuration trains into (its out key)")
 	f.StringArrayVar(&o.sets, "set", nil, "override a key of --config, e.g. --set out=runs/other (repeatable)")
 	f.StringVar(&o.split, "split", "test", "split to evaluate: test, val or train")
+	f.StringVar(&o.dataRoot, "data-root", "", "directory of the data files, if it moved since training (default: $DMRNET_DATA_ROOT, else the saved data.root)")
 }
 
 // open loads the model and its evaluator, and returns the split to evaluate.
@@ -33,7 +35,11 @@ func (a *app) openModel(o *modelOptions) (*train.Trained, *evaluate.Evaluator, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	tr, err := train.Open(dir)
+	root := o.dataRoot
+	if root == "" {
+		root = a.getenv("DMRNET_DATA_ROOT")
+	}
+	tr, err := train.Open(dir, root)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -127,6 +127,16 @@ Exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupt
 	return root
 }
 
+// getenv looks name up in the app's environment.
+func (a *app) getenv(name string) string {
+	for _, kv := range a.environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
 // loadConfig resolves --config, --set and the environment.
 func (a *app) loadConfig(file string, sets []string) (*config.Config, error) {
 	cfg, err := config.Load(config.LoadOptions{File: file, Sets: sets, Environ: a.environ})

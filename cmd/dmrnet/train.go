@@ -14,12 +14,13 @@ import (
 )
 
 type trainOptions struct {
-	config string
-	sets   []string
-	out    string
-	resume string
-	quiet  bool
-	format string
+	config   string
+	sets     []string
+	out      string
+	resume   string
+	quiet    bool
+	format   string
+	dataRoot string
 }
 
 func (a *app) newTrainCmd() *cobra.Command {
@@ -49,6 +50,7 @@ uninterrupted run gives.`,
 	f.StringVar(&o.resume, "resume", "", "continue the run in this directory from its checkpoint (its saved configuration is used; --set may change it)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress, only the final table")
 	f.StringVar(&o.format, "format", "table", "format of the final table: table, json, csv or markdown")
+	f.StringVar(&o.dataRoot, "data-root", "", "directory the data files are read from (sets data.root; default: $DMRNET_DATA_ROOT, else the configuration's, ../shared/data)")
 	return cmd
 }
 
@@ -63,11 +65,18 @@ func (a *app) runTrain(o *trainOptions) error {
 		if o.out != "" && filepath.Clean(o.out) != filepath.Clean(o.resume) {
 			return usagef("--out and --resume name different directories; a resumed run stays in its directory")
 		}
-		t, err = train.Resume(o.resume, o.sets, hooks)
+		sets := o.sets
+		if root := firstNonEmpty(o.dataRoot, a.getenv("DMRNET_DATA_ROOT")); root != "" {
+			sets = append(append([]string(nil), sets...), "data.root="+root)
+		}
+		t, err = train.Resume(o.resume, sets, hooks)
 	default:
 		sets := o.sets
 		if o.out != "" {
 			sets = append(append([]string(nil), sets...), "out="+o.out)
+		}
+		if o.dataRoot != "" {
+			sets = append(append([]string(nil), sets...), "data.root="+o.dataRoot)
 		}
 		cfg, lerr := a.loadConfig(o.config, sets)
 		if lerr != nil {
@@ -126,6 +135,15 @@ func statsTable(stats []hardset.Stat) string {
 	}
 	tw.Flush()
 	return b.String()
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func variantName(v string) string {

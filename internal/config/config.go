@@ -32,10 +32,16 @@ type Config struct {
 
 // Data selects the data set and how it is split.
 type Data struct {
-	// Kind of data set: "synthetic" (built in, generated from Synthetic.Seed).
+	// Kind of data set: "synthetic" (built in, generated from Synthetic.Seed), "table"
+	// (multi-view feature tables such as mfeat), "avmnist" (FSDD spoken digits paired with
+	// MNIST images) or "manifest" (a CSV listing each sample's files per modality).
 	Kind string `mapstructure:"kind" yaml:"kind"`
-	// Root is the directory relative paths of file-based data sets are resolved against.
+	// Root is the directory relative paths of file-based data sets are resolved against
+	// (a relative root is relative to the working directory). DMRNET_DATA_ROOT sets it.
 	Root string `mapstructure:"root" yaml:"root"`
+	// CacheDir, when set, keeps preprocessed tensors on disk, keyed by the content of the
+	// input files and the preprocessing settings, so later runs skip decoding.
+	CacheDir string `mapstructure:"cache_dir" yaml:"cache_dir"`
 	// ValFraction of the training split is held out (stratified, seeded by Train.Seed) for
 	// validation, best-checkpoint selection and early stopping. 0 disables validation.
 	ValFraction float64 `mapstructure:"val_fraction" yaml:"val_fraction"`
@@ -43,6 +49,100 @@ type Data struct {
 	// APCER/BPCER/ACER of two-class tasks.
 	LiveClass int       `mapstructure:"live_class" yaml:"live_class"`
 	Synthetic Synthetic `mapstructure:"synthetic" yaml:"synthetic"`
+	Table     Table     `mapstructure:"table" yaml:"table"`
+	AVMNIST   AVMNIST   `mapstructure:"avmnist" yaml:"avmnist"`
+	Manifest  Manifest  `mapstructure:"manifest" yaml:"manifest"`
+}
+
+// Table describes a multi-view table data set: one numeric matrix per view (rows aligned
+// across files), a labels file and a split.
+type Table struct {
+	Views []TableView `mapstructure:"views" yaml:"views"`
+	// Labels is a one-column file of class indices 0..C-1 (CSV or NPY).
+	Labels string `mapstructure:"labels" yaml:"labels"`
+	// ClassNames optionally names the classes.
+	ClassNames []string `mapstructure:"class_names" yaml:"class_names"`
+	// SplitFile is a one-column file with 0 (train) or 1 (test) per row. Without it,
+	// TestFraction of every class goes to the test split, drawn with SplitSeed.
+	SplitFile    string  `mapstructure:"split_file" yaml:"split_file"`
+	TestFraction float64 `mapstructure:"test_fraction" yaml:"test_fraction"`
+	SplitSeed    int64   `mapstructure:"split_seed" yaml:"split_seed"`
+	// Standardize each column with the training split's mean and (population) standard
+	// deviation (a zero deviation counts as 1). The statistics are stored in checkpoints.
+	Standardize bool `mapstructure:"standardize" yaml:"standardize"`
+}
+
+// TableView is one view (modality) of a table data set.
+type TableView struct {
+	Name string `mapstructure:"name" yaml:"name"`
+	File string `mapstructure:"file" yaml:"file"`
+	// Format is "csv" or "npy"; empty means by the file's extension.
+	Format string `mapstructure:"format" yaml:"format"`
+}
+
+// AVMNIST describes the audio + image set built from FSDD and MNIST (../docs/benchmarks.md):
+// the j-th clip of digit d (clips sorted by file name) is paired with the j-th MNIST image of
+// digit d, from the MNIST training set for training clips and the test set for test clips.
+type AVMNIST struct {
+	// Audio is the FSDD recordings directory and MNIST the directory of the four IDX files,
+	// both relative to data.root.
+	Audio string `mapstructure:"audio" yaml:"audio"`
+	MNIST string `mapstructure:"mnist" yaml:"mnist"`
+	// TestMaxTake: clips whose take index is <= it are test clips (FSDD's official split).
+	TestMaxTake int      `mapstructure:"test_max_take" yaml:"test_max_take"`
+	Mel         MelAudio `mapstructure:"mel" yaml:"mel"`
+}
+
+// MelAudio is a log-mel audio front end: centre-pad or crop to Samples, periodic Hann
+// STFT (NFFT, Hop, no centre padding), power spectrum, Mels triangular HTK-mel filters from
+// FMin to FMax without normalisation, log(x + 1e-6), then standardisation with the training
+// split's global mean and standard deviation.
+type MelAudio struct {
+	SampleRate int     `mapstructure:"sample_rate" yaml:"sample_rate"`
+	Samples    int     `mapstructure:"samples" yaml:"samples"`
+	NFFT       int     `mapstructure:"n_fft" yaml:"n_fft"`
+	Hop        int     `mapstructure:"hop" yaml:"hop"`
+	Mels       int     `mapstructure:"mels" yaml:"mels"`
+	FMin       float64 `mapstructure:"fmin" yaml:"fmin"`
+	FMax       float64 `mapstructure:"fmax" yaml:"fmax"`
+}
+
+// Manifest describes a data set listed in a CSV file: one row per sample with an id, a label,
+// a split (train, val or test) and one column per modality holding a file path relative to
+// the manifest. An empty cell means the modality is missing for that sample.
+type Manifest struct {
+	// File is the manifest CSV, relative to data.root.
+	File        string `mapstructure:"file" yaml:"file"`
+	IDColumn    string `mapstructure:"id_column" yaml:"id_column"`
+	LabelColumn string `mapstructure:"label_column" yaml:"label_column"`
+	SplitColumn string `mapstructure:"split_column" yaml:"split_column"`
+	// ClassNames fixes the classes and their order; labels in the manifest are class names
+	// (or indices into ClassNames). Empty: the sorted distinct labels.
+	ClassNames []string           `mapstructure:"class_names" yaml:"class_names"`
+	Modalities []ManifestModality `mapstructure:"modalities" yaml:"modalities"`
+}
+
+// ManifestModality is one modality column of a manifest.
+type ManifestModality struct {
+	// Name is the modality name and, unless Column is set, the manifest column.
+	Name   string `mapstructure:"name" yaml:"name"`
+	Column string `mapstructure:"column" yaml:"column"`
+	// Type is "image" (PNG or JPEG, 8 or 16 bit), "audio" (WAV, log-mel features) or "npy"
+	// (an array of Shape per file).
+	Type string `mapstructure:"type" yaml:"type"`
+	// Image settings: channels (1 or 3), the size images are resized to, per-channel mean
+	// and std applied after scaling to [0, 1], and whether to convert the channel count of
+	// images that differ (otherwise they are an error).
+	Channels int       `mapstructure:"channels" yaml:"channels"`
+	Height   int       `mapstructure:"height" yaml:"height"`
+	Width    int       `mapstructure:"width" yaml:"width"`
+	Mean     []float64 `mapstructure:"mean" yaml:"mean"`
+	Std      []float64 `mapstructure:"std" yaml:"std"`
+	Convert  bool      `mapstructure:"convert" yaml:"convert"`
+	// Mel is the audio front end of audio modalities.
+	Mel MelAudio `mapstructure:"mel" yaml:"mel"`
+	// Shape of each npy file's array.
+	Shape []int `mapstructure:"shape" yaml:"shape"`
 }
 
 // Synthetic describes the built-in generated data set.
@@ -88,10 +188,19 @@ type Model struct {
 
 // Encoder describes one modality encoder.
 type Encoder struct {
-	// Type is "mlp": Layers[i] is the width of hidden block i, each Linear -> BatchNorm ->
-	// ReLU; the last width is the encoder's output size E.
-	Type   string `mapstructure:"type" yaml:"type"`
-	Layers []int  `mapstructure:"layers" yaml:"layers"`
+	// Type is "mlp" or "conv".
+	//
+	// mlp: Layers[i] is the width of hidden block i, each Linear -> BatchNorm -> ReLU; the
+	// last width is the encoder's output size E.
+	//
+	// conv (images, spectrograms): Channels[i] is the output channels of block i, each
+	// Conv(Kernel x Kernel, 'same' padding) -> BatchNorm -> ReLU -> MaxPool(Pool); the result
+	// is flattened and passed through Layers, each Linear -> ReLU; the last width is E.
+	Type     string `mapstructure:"type" yaml:"type"`
+	Layers   []int  `mapstructure:"layers" yaml:"layers"`
+	Channels []int  `mapstructure:"channels" yaml:"channels"`
+	Kernel   int    `mapstructure:"kernel" yaml:"kernel"`
+	Pool     int    `mapstructure:"pool" yaml:"pool"`
 }
 
 // Loss weights of L = CE + alpha*KL + beta*HCR.
@@ -179,6 +288,10 @@ func Default() Config {
 			Kind:      "synthetic",
 			Root:      "../shared/data",
 			LiveClass: 0,
+			Table:     Table{TestFraction: 0.2, Standardize: true},
+			AVMNIST: AVMNIST{Audio: "fsdd/recordings", MNIST: "mnist", TestMaxTake: 4,
+				Mel: DefaultMel()},
+			Manifest: Manifest{IDColumn: "id", LabelColumn: "label", SplitColumn: "split"},
 			Synthetic: Synthetic{
 				Seed:    0,
 				Classes: 4,
@@ -192,7 +305,7 @@ func Default() Config {
 			},
 		},
 		Model: Model{
-			Encoder:    Encoder{Type: "mlp", Layers: []int{128, 64}},
+			Encoder:    Encoder{Type: "mlp", Layers: []int{128, 64}, Kernel: 3, Pool: 2},
 			Latent:     128,
 			PME:        true,
 			DType:      "float32",
@@ -208,4 +321,10 @@ func Default() Config {
 		Train: Train{Epochs: 20, BatchSize: 64, Device: "cpu", EvalBatchSize: 256,
 			MaxLoss: 1e4},
 	}
+}
+
+// DefaultMel is the audio front end of the avmnist benchmark: 8 kHz audio cut or padded to
+// 8192 samples, 256-point STFT with hop 128 (63 frames), 32 mel bands from 0 to 4000 Hz.
+func DefaultMel() MelAudio {
+	return MelAudio{SampleRate: 8000, Samples: 8192, NFFT: 256, Hop: 128, Mels: 32, FMin: 0, FMax: 4000}
 }

@@ -97,7 +97,7 @@ dropout:
 			eq(t, "train.select_best", c.Train.SelectBest, true)
 			eq(t, "optim.lr", c.Optim.LR, 1.0)
 			eq(t, "model.encoder.layers", c.Model.Encoder.Layers, []int{32, 16})
-			eq(t, "model.encoders", c.Model.Encoders, map[string]Encoder{"strong": {Type: "mlp", Layers: []int{8}}})
+			eq(t, "model.encoders", c.Model.Encoders, map[string]Encoder{"strong": {Type: "mlp", Layers: []int{8}, Kernel: 3, Pool: 2}})
 			eq(t, "dropout.probs", c.Dropout.Probs, map[string]float64{"strong": 1, "strong+weak": 2})
 			// Untouched keys keep their defaults.
 			eq(t, "train.eval_batch_size", c.Train.EvalBatchSize, 256)
@@ -132,9 +132,9 @@ dropout:
 			sets: []string{"model.encoders.weak.layers=[16]", "data.synthetic.class_names=[live, yes, 1, 2.5]"},
 			check: func(t *testing.T, c Config) {
 				eq(t, "model.encoder.layers", c.Model.Encoder.Layers, []int{64, 32})
-				eq(t, "model.encoders", c.Model.Encoders, map[string]Encoder{"weak": {Type: "mlp", Layers: []int{16}}})
-				eq(t, "EncoderFor(weak)", c.EncoderFor("weak"), Encoder{Type: "mlp", Layers: []int{16}})
-				eq(t, "EncoderFor(strong)", c.EncoderFor("strong"), Encoder{Type: "mlp", Layers: []int{64, 32}})
+				eq(t, "model.encoders", c.Model.Encoders, map[string]Encoder{"weak": {Type: "mlp", Layers: []int{16}, Kernel: 3, Pool: 2}})
+				eq(t, "EncoderFor(weak)", c.EncoderFor("weak"), Encoder{Type: "mlp", Layers: []int{16}, Kernel: 3, Pool: 2})
+				eq(t, "EncoderFor(strong)", c.EncoderFor("strong"), Encoder{Type: "mlp", Layers: []int{64, 32}, Kernel: 3, Pool: 2})
 				eq(t, "class_names", c.Data.Synthetic.ClassNames, []string{"live", "yes", "1", "2.5"})
 			}},
 		{name: "list of structs via env",
@@ -151,7 +151,7 @@ dropout:
 		{name: "map entry via set merges with file", file: file, sets: []string{"dropout.probs.medium+weak=3", "model.encoders.strong.type=mlp"},
 			check: func(t *testing.T, c Config) {
 				eq(t, "dropout.probs", c.Dropout.Probs, map[string]float64{"strong": 1, "strong+weak": 2, "medium+weak": 3})
-				eq(t, "model.encoders", c.Model.Encoders, map[string]Encoder{"strong": {Type: "mlp", Layers: []int{8}}})
+				eq(t, "model.encoders", c.Model.Encoders, map[string]Encoder{"strong": {Type: "mlp", Layers: []int{8}, Kernel: 3, Pool: 2}})
 			}},
 		{name: "whole map via set replaces file's", file: file, sets: []string{"dropout.probs={weak: 1}"},
 			check: func(t *testing.T, c Config) {

@@ -47,11 +47,7 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	switch c.Data.Kind {
-	case "synthetic":
-		return c.CheckModalities(c.ModalityNames())
-	}
-	return nil
+	return c.CheckModalities(c.ModalityNames())
 }
 
 // applyVariant sets the keys of the Variant preset.
@@ -81,15 +77,24 @@ func (c *Config) applyVariant() error {
 // ModalityNames returns the modality names of the data set when the configuration defines
 // them (synthetic data), in data set order; nil for file-based data sets.
 func (c *Config) ModalityNames() []string {
+	var names []string
 	switch c.Data.Kind {
 	case "synthetic":
-		names := make([]string, len(c.Data.Synthetic.Modalities))
-		for i, m := range c.Data.Synthetic.Modalities {
-			names[i] = m.Name
+		for _, m := range c.Data.Synthetic.Modalities {
+			names = append(names, m.Name)
 		}
-		return names
+	case "table":
+		for _, v := range c.Data.Table.Views {
+			names = append(names, v.Name)
+		}
+	case "avmnist":
+		names = []string{"audio", "image"}
+	case "manifest":
+		for _, m := range c.Data.Manifest.Modalities {
+			names = append(names, m.Name)
+		}
 	}
-	return nil
+	return names
 }
 
 // K returns the size of the hard set for the modalities of ModalityNames: hard.k, or
@@ -119,7 +124,17 @@ func (c *Config) EncoderFor(name string) Encoder {
 	if len(e.Layers) == 0 {
 		e.Layers = c.Model.Encoder.Layers
 	}
+	if len(e.Channels) == 0 {
+		e.Channels = c.Model.Encoder.Channels
+	}
+	if e.Kernel == 0 {
+		e.Kernel = c.Model.Encoder.Kernel
+	}
+	if e.Pool == 0 {
+		e.Pool = c.Model.Encoder.Pool
+	}
 	e.Layers = slices.Clone(e.Layers)
+	e.Channels = slices.Clone(e.Channels)
 	return e
 }
 
@@ -219,8 +234,14 @@ func (c *Config) validateData() error {
 	switch d.Kind {
 	case "synthetic":
 		return c.validateSynthetic()
+	case "table":
+		return c.validateTable()
+	case "avmnist":
+		return c.validateAVMNIST()
+	case "manifest":
+		return c.validateManifest()
 	default:
-		return oneOf("data.kind", d.Kind, "synthetic")
+		return oneOf("data.kind", d.Kind, "synthetic", "table", "avmnist", "manifest")
 	}
 }
 
@@ -321,8 +342,29 @@ func validateEncoder(key string, e Encoder) error {
 			}
 		}
 		return nil
+	case "conv":
+		if len(e.Channels) == 0 {
+			return invalid(key+".channels", "empty; a conv encoder needs the output channels of its blocks, e.g. [16, 32]")
+		}
+		for i, ch := range e.Channels {
+			if err := checkInt(fmt.Sprintf("%s.channels[%d]", key, i), ch, ">= 1", ch >= 1); err != nil {
+				return err
+			}
+		}
+		if len(e.Layers) == 0 {
+			return invalid(key+".layers", "empty; a conv encoder needs the widths of its Linear layers after flattening, e.g. [64]")
+		}
+		for i, w := range e.Layers {
+			if err := checkInt(fmt.Sprintf("%s.layers[%d]", key, i), w, ">= 1", w >= 1); err != nil {
+				return err
+			}
+		}
+		return firstError(
+			checkInt(key+".kernel", e.Kernel, "odd and >= 1", e.Kernel >= 1 && e.Kernel%2 == 1),
+			checkInt(key+".pool", e.Pool, ">= 1", e.Pool >= 1),
+		)
 	default:
-		return oneOf(key+".type", e.Type, "mlp")
+		return oneOf(key+".type", e.Type, "mlp", "conv")
 	}
 }
 

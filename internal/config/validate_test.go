@@ -58,7 +58,7 @@ func TestValidateRules(t *testing.T) {
 		{"signal infinite", func(c *Config) { c.Data.Synthetic.Modalities[0].Signal = inf }, "data.synthetic.modalities[0].signal", "+Inf"},
 		{"signal zero", func(c *Config) { c.Data.Synthetic.Modalities[0].Signal = 0 }, "", ""},
 
-		{"encoder type", func(c *Config) { c.Model.Encoder.Type = "conv" }, "model.encoder.type", `"conv" is not supported; use one of "mlp"`},
+		{"encoder type", func(c *Config) { c.Model.Encoder.Type = "rnn" }, "model.encoder.type", `"rnn" is not supported; use one of "mlp", "conv"`},
 		{"encoder layers empty", func(c *Config) { c.Model.Encoder.Layers = nil }, "model.encoder.layers", "empty"},
 		{"encoder layer zero", func(c *Config) { c.Model.Encoder.Layers = []int{64, 0} }, "model.encoder.layers[1]", ">= 1"},
 		{"encoders unknown modality", func(c *Config) {
@@ -250,11 +250,11 @@ func TestEncoderFor(t *testing.T) {
 	c := Default()
 	c.Model.Encoders = map[string]Encoder{
 		"weak":   {Layers: []int{8}},
-		"medium": {Type: "mlp", Layers: []int{16, 4}},
+		"medium": {Type: "mlp", Layers: []int{16, 4}, Kernel: 3, Pool: 2},
 	}
-	eq(t, "strong", c.EncoderFor("strong"), Encoder{Type: "mlp", Layers: []int{128, 64}})
-	eq(t, "weak", c.EncoderFor("weak"), Encoder{Type: "mlp", Layers: []int{8}})
-	eq(t, "medium", c.EncoderFor("medium"), Encoder{Type: "mlp", Layers: []int{16, 4}})
+	eq(t, "strong", c.EncoderFor("strong"), Encoder{Type: "mlp", Layers: []int{128, 64}, Kernel: 3, Pool: 2})
+	eq(t, "weak", c.EncoderFor("weak"), Encoder{Type: "mlp", Layers: []int{8}, Kernel: 3, Pool: 2})
+	eq(t, "medium", c.EncoderFor("medium"), Encoder{Type: "mlp", Layers: []int{16, 4}, Kernel: 3, Pool: 2})
 	e := c.EncoderFor("strong")
 	e.Layers[0] = 1
 	eq(t, "model.encoder after changing EncoderFor's result", c.Model.Encoder.Layers, []int{128, 64})
@@ -311,8 +311,8 @@ func TestValidateFillsEncoders(t *testing.T) {
 		t.Fatal(err)
 	}
 	eq(t, "model.encoders", c.Model.Encoders, map[string]Encoder{
-		"weak":   {Type: "mlp", Layers: []int{8}},
-		"strong": {Type: "mlp", Layers: []int{128, 64}},
+		"weak":   {Type: "mlp", Layers: []int{8}, Kernel: 3, Pool: 2},
+		"strong": {Type: "mlp", Layers: []int{128, 64}, Kernel: 3, Pool: 2},
 	})
 	eq(t, "the caller's map", shared, map[string]Encoder{"weak": {Layers: []int{8}}, "strong": {Type: "mlp"}})
 }

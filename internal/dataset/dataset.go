@@ -97,6 +97,8 @@ type Dataset struct {
 	Train, Test *Split
 	// Val is an optional validation split carved from Train (see HoldOut).
 	Val *Split
+	// Norms are the standardisations applied to the data (see Standardize).
+	Norms []Norm
 }
 
 // Names returns the modality names in order.

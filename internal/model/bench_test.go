@@ -39,3 +39,32 @@ func BenchmarkTrainStepMfeat(b *testing.B) {
 		}
 	}
 }
+
+// avmnistSpec is the avmnist benchmark architecture of ../docs/benchmarks.md.
+func avmnistSpec() Spec {
+	conv := EncoderSpec{Type: "conv", Channels: []int{16, 32}, Kernel: 3, Pool: 2, Layers: []int{64}}
+	return Spec{Modalities: []ModalitySpec{
+		{Name: "audio", InputShape: []int{1, 32, 63}, Encoder: conv},
+		{Name: "image", InputShape: []int{1, 28, 28}, Encoder: conv},
+	}, Latent: 64, Classes: 10, PME: true, DType: tensor.Float32, BNMomentum: 0.1, BNEps: 1e-5}
+}
+
+// BenchmarkTrainStepAVMNIST measures forward + backward of the avmnist model at batch 64.
+func BenchmarkTrainStepAVMNIST(b *testing.B) {
+	spec := avmnistSpec()
+	m, err := New(spec, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tg, err := m.NewTrainGraph(64, LossWeights{Alpha: 1e-3, Beta: 0.2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bt := randomBatch(rand.New(rand.NewPCG(1, 1)), spec, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tg.Step(bt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

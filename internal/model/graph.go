@@ -94,7 +94,7 @@ func (b *builder) batchNorm(name string, x *G.Node) (*G.Node, error) {
 // head holds the nodes shared by training and evaluation graphs.
 type head struct {
 	xs     []*tensor.Dense
-	mask   *tensor.Dense // (B, featDim) 0/1 expansion of Batch.Present
+	mask   *tensor.Dense // (B, M) 0/1 presence of each modality (Batch.Present)
 	mu, lv *G.Node       // (B, Z); lv nil without PME
 	z      *G.Node
 	logits *G.Node
@@ -115,18 +115,11 @@ func (b *builder) forward(n int, noise *G.Node) (*head, error) {
 		}
 		feats[i] = f
 	}
-	fused := feats[0]
-	if len(feats) > 1 {
-		var err error
-		if fused, err = G.Concat(1, feats...); err != nil {
-			return nil, fmt.Errorf("concat: %w", err)
-		}
-	}
-	maskN, maskT := b.input("mask", n, b.m.featDim)
+	maskN, maskT := b.input("mask", n, len(b.m.encoders))
 	h.mask = maskT
-	fused, err := G.HadamardProd(fused, maskN)
+	fused, err := G.ApplyOp(newFuseOp(b.m.EncoderDims()), append(G.Nodes{maskN}, feats...)...)
 	if err != nil {
-		return nil, fmt.Errorf("mask: %w", err)
+		return nil, fmt.Errorf("fusion: %w", err)
 	}
 	if h.mu, err = b.linear("mu", fused); err != nil {
 		return nil, err
@@ -183,17 +176,13 @@ func (h *head) fill(m *Model, bt *Batch, n int) error {
 		}
 		copyInto(xt, bt.X[i])
 	}
-	dims := m.EncoderDims()
-	mask := make([]float32, n*m.featDim)
+	nm := len(m.encoders)
+	mask := make([]float32, n*nm)
 	for r, s := range bt.Present {
-		off := r * m.featDim
-		for mi, d := range dims {
+		for mi := 0; mi < nm; mi++ {
 			if s.Has(mi) {
-				for j := off; j < off+d; j++ {
-					mask[j] = 1
-				}
+				mask[r*nm+mi] = 1
 			}
-			off += d
 		}
 	}
 	copyInto(h.mask, mask)
@@ -332,6 +321,7 @@ type TrainGraph struct {
 	// Values read during the run: Gorgonia reuses the memory of intermediate values once
 	// they are dead, so a node's Value after RunAll may hold something else.
 	rLoss, rCE, rKL, rHCR, rCEI, rLV, rLogits G.Value
+	rGrads                                    []G.Value
 }
 
 // StepResult is what one training step computed, before the optimiser's update.
@@ -384,6 +374,10 @@ func (m *Model) NewTrainGraph(n int, w LossWeights) (*TrainGraph, error) {
 	}
 	if tg.grads, err = G.Grad(tg.loss, wrt...); err != nil {
 		return nil, fmt.Errorf("model: gradient: %w", err)
+	}
+	tg.rGrads = make([]G.Value, len(tg.grads))
+	for i, g := range tg.grads {
+		G.Read(g, &tg.rGrads[i])
 	}
 	tg.vm = G.NewTapeMachine(b.g)
 	return tg, nil
@@ -459,9 +453,9 @@ func (tg *TrainGraph) Step(bt *Batch) (*StepResult, error) {
 // Model.Params) computed by the last Step, each a []float32 or []float64 like Param.Data.
 // The slices belong to the graph and are valid until the next Step.
 func (tg *TrainGraph) Grads() []any {
-	out := make([]any, len(tg.grads))
-	for i, g := range tg.grads {
-		out[i] = g.Value().Data()
+	out := make([]any, len(tg.rGrads))
+	for i, g := range tg.rGrads {
+		out[i] = g.Data()
 	}
 	return out
 }

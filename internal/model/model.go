@@ -45,9 +45,19 @@ type ModalitySpec struct {
 
 // EncoderSpec describes a modality encoder.
 type EncoderSpec struct {
-	// Type is "mlp": Layers[i] is the width of block i (Linear -> BatchNorm -> ReLU).
-	Type   string
-	Layers []int
+	// Type is "mlp" or "conv".
+	//
+	// mlp: Layers[i] is the width of block i (Linear -> BatchNorm -> ReLU).
+	//
+	// conv: for an input of shape (C, H, W) (or (H, W), one channel), Channels[i] is the
+	// output channels of block i: Conv(Kernel x Kernel, stride 1, 'same' padding) ->
+	// BatchNorm -> ReLU -> MaxPool(Pool x Pool, stride Pool); then flatten and, for each of
+	// Layers, Linear -> ReLU.
+	Type     string
+	Layers   []int
+	Channels []int
+	Kernel   int
+	Pool     int
 }
 
 // InputSize is the number of values of one sample of the modality.

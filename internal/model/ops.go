@@ -44,10 +44,16 @@ func (o baseOp) Hashcode() uint32 {
 
 func tensorType(dims int) hm.Type { return G.TensorType{Dims: dims, Of: hm.TypeVariable('a')} }
 
+// dense returns an op input as a contiguous *tensor.Dense whose Data() is laid out row-major.
+// Gorgonia hands ops views (the gradient slices of Concat, for example) whose backing array
+// is strided: those are copied into contiguous memory first.
 func dense(v G.Value, op string) *tensor.Dense {
 	d, ok := v.(*tensor.Dense)
 	if !ok {
 		panic(fmt.Sprintf("model: %s: input is %T, want *tensor.Dense", op, v))
+	}
+	if d.RequiresIterator() || d.IsMaterializable() {
+		return d.Materialize().(*tensor.Dense)
 	}
 	return d
 }
@@ -472,5 +478,146 @@ func sumChannels[T float](dy, out []T, c, sp int) {
 	}
 	for i, v := range acc {
 		out[i] = T(v)
+	}
+}
+
+// fuseOp is DMRNet's masked concatenation: for features e_m (B, E_m) and a presence mask
+// (B, M) of 0/1 values,
+//
+//	h[b] = [mask[b,0] e_0[b], ..., mask[b,M-1] e_{M-1}[b]]
+//
+// It replaces Gorgonia's Concat, whose gradient is lost for some inputs when the total width
+// is large (with six 64-wide inputs the fifth gets none: gorgonia v0.9.18).
+type fuseOp struct {
+	baseOp
+	widths []int
+}
+
+func newFuseOp(widths []int) *fuseOp {
+	return &fuseOp{newBase("fuse"), append([]int(nil), widths...)}
+}
+
+func (op *fuseOp) total() int {
+	n := 0
+	for _, w := range op.widths {
+		n += w
+	}
+	return n
+}
+
+func (op *fuseOp) Arity() int { return len(op.widths) + 1 }
+func (op *fuseOp) Type() hm.Type {
+	ts := make([]hm.Type, op.Arity()+1)
+	for i := range ts {
+		ts[i] = tensorType(2)
+	}
+	return hm.NewFnType(ts...)
+}
+func (op *fuseOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{in[0].(tensor.Shape)[0], op.total()}, nil
+}
+
+func (op *fuseOp) Do(vals ...G.Value) (G.Value, error) {
+	mask := dense(vals[0], op.name)
+	b := mask.Shape()[0]
+	out := newLike(mask.Dtype(), b, op.total())
+	feats := make([]*tensor.Dense, len(op.widths))
+	for i := range feats {
+		feats[i] = dense(vals[i+1], op.name)
+	}
+	switch mask.Dtype() {
+	case tensor.Float32:
+		fuseForward[float32](op.widths, mask, feats, out)
+	case tensor.Float64:
+		fuseForward[float64](op.widths, mask, feats, out)
+	default:
+		return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, mask.Dtype())
+	}
+	return out, nil
+}
+
+func fuseForward[T float](widths []int, mt *tensor.Dense, feats []*tensor.Dense, outt *tensor.Dense) {
+	mask, out := mt.Data().([]T), outt.Data().([]T)
+	m := len(widths)
+	total := outt.Shape()[1]
+	for r := 0; r < mt.Shape()[0]; r++ {
+		off := r * total
+		for i, w := range widths {
+			k := mask[r*m+i]
+			src := feats[i].Data().([]T)[r*w : (r+1)*w]
+			dst := out[off : off+w]
+			if k == 0 {
+				clear(dst)
+			} else {
+				for j, v := range src {
+					dst[j] = v * k
+				}
+			}
+			off += w
+		}
+	}
+}
+
+func (op *fuseOp) DiffWRT(n int) []bool {
+	out := make([]bool, n)
+	for i := 1; i < n; i++ {
+		out[i] = true
+	}
+	return out
+}
+
+func (op *fuseOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	out := make(G.Nodes, len(inputs))
+	off := 0
+	for i, w := range op.widths {
+		g, err := G.ApplyOp(&fuseGradOp{baseOp: newBase(fmt.Sprintf("fuse.d%d", i)), index: i, offset: off, width: w, m: len(op.widths)}, inputs[0], grad)
+		if err != nil {
+			return nil, err
+		}
+		out[i+1] = g
+		off += w
+	}
+	return out, nil
+}
+
+// fuseGradOp extracts input index's gradient: dy[:, offset:offset+width] * mask[:, index].
+type fuseGradOp struct {
+	baseOp
+	index, offset, width, m int
+}
+
+func (op *fuseGradOp) Arity() int { return 2 }
+func (op *fuseGradOp) Type() hm.Type {
+	return hm.NewFnType(tensorType(2), tensorType(2), tensorType(2))
+}
+func (op *fuseGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{in[0].(tensor.Shape)[0], op.width}, nil
+}
+
+func (op *fuseGradOp) Do(vals ...G.Value) (G.Value, error) {
+	mask, dy := dense(vals[0], op.name), dense(vals[1], op.name)
+	b := mask.Shape()[0]
+	out := newLike(dy.Dtype(), b, op.width)
+	switch dy.Dtype() {
+	case tensor.Float32:
+		fuseBackward[float32](op, mask, dy, out)
+	case tensor.Float64:
+		fuseBackward[float64](op, mask, dy, out)
+	default:
+		return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, dy.Dtype())
+	}
+	return out, nil
+}
+
+func fuseBackward[T float](op *fuseGradOp, mt, dyt, outt *tensor.Dense) {
+	mask, dy, out := mt.Data().([]T), dyt.Data().([]T), outt.Data().([]T)
+	total := dyt.Shape()[1]
+	for r := 0; r < mt.Shape()[0]; r++ {
+		k := mask[r*op.m+op.index]
+		dst := out[r*op.width : (r+1)*op.width]
+		src := dy[r*total+op.offset : r*total+op.offset+op.width]
+		for j, v := range src {
+			dst[j] = v * k
+		}
 	}
 }

@@ -89,7 +89,7 @@ func New(cfg *config.Config, hooks Hooks) (*Trainer, error) {
 	if _, err := os.Stat(filepath.Join(cfg.Out, CheckpointFile)); err == nil {
 		return nil, fmt.Errorf("run directory %s already holds a run (resume it with --resume %s, or choose another --out)", cfg.Out, cfg.Out)
 	}
-	data, err := LoadData(cfg)
+	data, err := LoadData(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func Resume(dir string, sets []string, hooks Hooks) (*Trainer, error) {
 	if err := Device(cfg.Train.Device); err != nil {
 		return nil, err
 	}
-	data, err := LoadData(cfg)
+	data, err := LoadData(cfg, st.Norms)
 	if err != nil {
 		return nil, err
 	}
@@ -469,6 +469,7 @@ func (t *Trainer) chooseHard(epoch int, s *EpochStats) error {
 
 func (t *Trainer) save(name string) error {
 	t.st.Config = t.cfgYAML
+	t.st.Norms = t.data.Norms
 	if err := capture(&t.st, t.model, t.opt, t.rng); err != nil {
 		return err
 	}

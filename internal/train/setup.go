@@ -16,7 +16,13 @@ package train
 
 import (
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"path/filepath"
+	"sort"
+
+	"github.com/dmrnet/dmrnet/internal/audio"
+	"github.com/dmrnet/dmrnet/internal/imageio"
 
 	"github.com/dmrnet/dmrnet/internal/config"
 	"github.com/dmrnet/dmrnet/internal/dataset"
@@ -36,31 +42,143 @@ const (
 	SweepFile      = "sweep.json"
 )
 
-// LoadData builds the data set a configuration describes, with its validation hold-out.
-func LoadData(cfg *config.Config) (*dataset.Dataset, error) {
-	var ds *dataset.Dataset
-	switch cfg.Data.Kind {
-	case "synthetic":
-		s := cfg.Data.Synthetic
-		spec := dataset.SyntheticSpec{Seed: uint64(s.Seed), Classes: s.Classes, ClassNames: s.ClassNames, Train: s.Train, Test: s.Test}
-		for _, m := range s.Modalities {
-			spec.Modalities = append(spec.Modalities, dataset.SyntheticModality{Name: m.Name, Dim: m.Dim, Signal: m.Signal})
-		}
-		var err error
-		if ds, err = dataset.Synthetic(spec); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("data.kind %q is not supported (want synthetic)", cfg.Data.Kind)
+// LoadData builds the data set a configuration describes: it reads (or generates) the data,
+// holds out the validation split and standardises the modalities that need it. With stored
+// norms (from a checkpoint) those are applied instead of statistics of the training split,
+// so evaluation transforms the data exactly as training did.
+func LoadData(cfg *config.Config, stored []dataset.Norm) (*dataset.Dataset, error) {
+	ds, std, err := readData(cfg)
+	if err != nil {
+		return nil, err
 	}
 	if err := cfg.CheckModalities(ds.Names()); err != nil {
 		return nil, err
 	}
+	if cfg.Data.LiveClass >= len(ds.Classes) {
+		return nil, fmt.Errorf("%w: data.live_class %d is not a class of the data set (%d classes)", config.ErrInvalid, cfg.Data.LiveClass, len(ds.Classes))
+	}
+	if ds.Val != nil && cfg.Data.ValFraction > 0 {
+		return nil, fmt.Errorf("%w: the data set has its own validation split; set data.val_fraction=0", config.ErrInvalid)
+	}
 	ds.HoldOut(cfg.Data.ValFraction, uint64(cfg.Train.Seed))
+	if err := ds.Standardize(std, stored); err != nil {
+		return nil, err
+	}
 	if err := ds.Validate(); err != nil {
 		return nil, err
 	}
 	return ds, nil
+}
+
+// dataPath resolves a data file name against data.root.
+func dataPath(cfg *config.Config, name string) string {
+	if name == "" || filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(cfg.Data.Root, name)
+}
+
+// readData reads or generates the configured data set, through the on-disk cache when
+// data.cache_dir is set.
+func readData(cfg *config.Config) (*dataset.Dataset, []dataset.StandardizeSpec, error) {
+	d := cfg.Data
+	switch d.Kind {
+	case "synthetic":
+		s := d.Synthetic
+		spec := dataset.SyntheticSpec{Seed: uint64(s.Seed), Classes: s.Classes, ClassNames: s.ClassNames, Train: s.Train, Test: s.Test}
+		for _, m := range s.Modalities {
+			spec.Modalities = append(spec.Modalities, dataset.SyntheticModality{Name: m.Name, Dim: m.Dim, Signal: m.Signal})
+		}
+		ds, err := dataset.Synthetic(spec)
+		return ds, nil, err
+	case "table":
+		t := d.Table
+		spec := dataset.TableSpec{Name: tableName(cfg), Labels: dataPath(cfg, t.Labels), ClassNames: t.ClassNames,
+			SplitFile: dataPath(cfg, t.SplitFile), TestFraction: t.TestFraction, SplitSeed: uint64(t.SplitSeed), Standardize: t.Standardize}
+		files := []string{spec.Labels}
+		if spec.SplitFile != "" {
+			files = append(files, spec.SplitFile)
+		}
+		for _, v := range t.Views {
+			spec.Views = append(spec.Views, dataset.TableView{Name: v.Name, Path: dataPath(cfg, v.File), Format: v.Format})
+			files = append(files, dataPath(cfg, v.File))
+		}
+		return cachedLoad(cfg, "table", spec, files, func() (*dataset.Dataset, []dataset.StandardizeSpec, error) { return dataset.LoadTable(spec) })
+	case "avmnist":
+		a := d.AVMNIST
+		spec := dataset.AVMNISTSpec{AudioDir: dataPath(cfg, a.Audio), MNISTDir: dataPath(cfg, a.MNIST), TestMaxTake: a.TestMaxTake, Mel: melSpec(a.Mel)}
+		files, err := dirFiles(spec.AudioDir, spec.MNISTDir)
+		if err != nil {
+			return nil, nil, err
+		}
+		return cachedLoad(cfg, "avmnist", spec, files, func() (*dataset.Dataset, []dataset.StandardizeSpec, error) { return dataset.LoadAVMNIST(spec) })
+	case "manifest":
+		mf := d.Manifest
+		spec := dataset.ManifestSpec{Path: dataPath(cfg, mf.File), IDColumn: mf.IDColumn, LabelColumn: mf.LabelColumn,
+			SplitColumn: mf.SplitColumn, ClassNames: mf.ClassNames}
+		for _, m := range mf.Modalities {
+			col := m.Column
+			if col == "" {
+				col = m.Name
+			}
+			spec.Modalities = append(spec.Modalities, dataset.ManifestModality{
+				Name: m.Name, Column: col, Type: m.Type, Shape: m.Shape, Mel: melSpec(m.Mel),
+				Image: imageio.Spec{Channels: m.Channels, Height: m.Height, Width: m.Width, Mean: m.Mean, Std: m.Std, Convert: m.Convert},
+			})
+		}
+		if d.CacheDir == "" {
+			return dataset.LoadManifest(spec)
+		}
+		files, err := dirFiles(filepath.Dir(spec.Path))
+		if err != nil {
+			return nil, nil, err
+		}
+		return cachedLoad(cfg, "manifest", spec, files, func() (*dataset.Dataset, []dataset.StandardizeSpec, error) { return dataset.LoadManifest(spec) })
+	}
+	return nil, nil, fmt.Errorf("%w: data.kind %q is not supported", config.ErrInvalid, d.Kind)
+}
+
+func cachedLoad(cfg *config.Config, kind string, settings any, files []string, build func() (*dataset.Dataset, []dataset.StandardizeSpec, error)) (*dataset.Dataset, []dataset.StandardizeSpec, error) {
+	if cfg.Data.CacheDir == "" {
+		return build()
+	}
+	key, err := dataset.CacheKey(settings, files)
+	if err != nil {
+		return nil, nil, err
+	}
+	return dataset.Cached(cfg.Data.CacheDir, kind, key, build)
+}
+
+// dirFiles lists the regular files under dirs, sorted, for cache keys.
+func dirFiles(dirs ...string) ([]string, error) {
+	var out []string
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if e.Type().IsRegular() {
+				out = append(out, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", dataset.ErrInvalid, err)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func melSpec(m config.MelAudio) dataset.MelSpec {
+	return dataset.MelSpec{Samples: m.Samples, MelSpec: audio.MelSpec{SampleRate: m.SampleRate, NFFT: m.NFFT, Hop: m.Hop, NMels: m.Mels, FMin: m.FMin, FMax: m.FMax}}
+}
+
+func tableName(cfg *config.Config) string {
+	if len(cfg.Data.Table.Views) > 0 {
+		return filepath.Base(filepath.Dir(dataPath(cfg, cfg.Data.Table.Views[0].File)))
+	}
+	return "table"
 }
 
 // ModelSpec translates a configuration and the data set's modalities into an architecture.
@@ -81,7 +199,8 @@ func ModelSpec(cfg *config.Config, ds *dataset.Dataset) model.Spec {
 		spec.Modalities = append(spec.Modalities, model.ModalitySpec{
 			Name:       m.Name,
 			InputShape: m.Shape,
-			Encoder:    model.EncoderSpec{Type: enc.Type, Layers: enc.Layers},
+			Encoder: model.EncoderSpec{Type: enc.Type, Layers: enc.Layers, Channels: enc.Channels,
+				Kernel: enc.Kernel, Pool: enc.Pool},
 		})
 	}
 	return spec

@@ -48,6 +48,8 @@ type State struct {
 	Done bool
 	// Seconds of training so far, over all sessions.
 	Seconds float64
+	// Norms are the data standardisations computed on the training split.
+	Norms []dataset.Norm
 }
 
 // EpochAcc sums the current epoch's per-sample training statistics.
@@ -166,9 +168,10 @@ type Trained struct {
 }
 
 // Open loads the model of run directory dir: final.ckpt when training finished, otherwise the
-// latest checkpoint. The configuration saved in the checkpoint rebuilds the data set and the
-// model, so evaluation sees exactly what training saw.
-func Open(dir string) (*Trained, error) {
+// latest checkpoint. The configuration and data standardisation saved in the checkpoint
+// rebuild the data set and the model, so evaluation sees exactly what training saw.
+// dataRoot, when not empty, replaces the saved data.root (for data that has moved).
+func Open(dir, dataRoot string) (*Trained, error) {
 	path := filepath.Join(dir, FinalFile)
 	final := true
 	if _, err := os.Stat(path); err != nil {
@@ -188,7 +191,10 @@ func Open(dir string) (*Trained, error) {
 	if err != nil {
 		return nil, err
 	}
-	ds, err := LoadData(cfg)
+	if dataRoot != "" {
+		cfg.Data.Root = dataRoot
+	}
+	ds, err := LoadData(cfg, st.Norms)
 	if err != nil {
 		return nil, err
 	}

@@ -103,7 +103,7 @@ func TestSameSeedSameNumbers(t *testing.T) {
 func TestCheckpointRoundTrip(t *testing.T) {
 	cfg := tinyConfig(t)
 	tr, sw := trainRun(t, cfg)
-	got, err := Open(cfg.Out)
+	got, err := Open(cfg.Out, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,12 +227,12 @@ func TestDivergingLossStops(t *testing.T) {
 func TestOpenChecksShapes(t *testing.T) {
 	cfg := tinyConfig(t, "train.epochs=1")
 	trainRun(t, cfg)
-	tr, err := Open(cfg.Out)
+	tr, err := Open(cfg.Out, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	other := tinyConfig(t, "model.encoder.layers=[12, 8]")
-	ds, err := LoadData(other)
+	ds, err := LoadData(other, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestOpenChecksShapes(t *testing.T) {
 }
 
 func TestOpenMissing(t *testing.T) {
-	if _, err := Open(filepath.Join(t.TempDir(), "none")); !errors.Is(err, ErrNoCheckpoint) {
+	if _, err := Open(filepath.Join(t.TempDir(), "none"), ""); !errors.Is(err, ErrNoCheckpoint) {
 		t.Fatalf("Open = %v, want ErrNoCheckpoint", err)
 	}
 }
@@ -318,7 +318,7 @@ func TestEarlyStoppingAndSelectBest(t *testing.T) {
 	if len(ms) != 3 || ms[0].ValAccuracy == nil {
 		t.Fatalf("want 3 epochs with validation, got %+v", ms)
 	}
-	got, err := Open(cfg.Out)
+	got, err := Open(cfg.Out, "")
 	if err != nil {
 		t.Fatal(err)
 	}
