@@ -109,9 +109,9 @@ func TestTableStratifiedSplit(t *testing.T) {
 
 func TestTableErrors(t *testing.T) {
 	tests := []struct {
-		name  string
+		name   string
 		break_ func(t *testing.T, s *TableSpec)
-		want  []string
+		want   []string
 	}{
 		{"row count", func(t *testing.T, s *TableSpec) {
 			s.Views[1].Path = write(t, t.TempDir(), "b.csv", "1\n2\n3\n")
