@@ -97,8 +97,8 @@ func (a *app) runTrain(o *trainOptions) error {
 			}
 			n += size
 		}
-		fmt.Fprintf(a.errOut, "dmrnet: training %s (%s, %d parameters) into %s: %d train / %d test samples, modalities %s, %d epochs\n",
-			t.Data().Name, variantName(t.Config().Variant), n, dir, t.Data().Train.Len(), t.Data().Test.Len(),
+		fmt.Fprintf(a.errOut, "dmrnet: training %s (%s, %d parameters) into %s: %d train / %d test samples (loaded in %.2fs), modalities %s, %d epochs\n",
+			t.Data().Name, variantName(t.Config().Variant), n, dir, t.Data().Train.Len(), t.Data().Test.Len(), t.LoadSeconds,
 			strings.Join(t.Data().Names(), ", "), t.Config().Train.Epochs)
 	}
 	err = t.Run(a.ctx)

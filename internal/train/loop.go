@@ -78,6 +78,8 @@ type Trainer struct {
 	hooks   Hooks
 	Now     func() time.Time
 	resumed bool
+	// LoadSeconds is the time spent reading and preprocessing the data.
+	LoadSeconds float64
 }
 
 // New prepares a fresh run of cfg into cfg.Out. It refuses a directory that already holds a
@@ -89,6 +91,7 @@ func New(cfg *config.Config, hooks Hooks) (*Trainer, error) {
 	if _, err := os.Stat(filepath.Join(cfg.Out, CheckpointFile)); err == nil {
 		return nil, fmt.Errorf("run directory %s already holds a run (resume it with --resume %s, or choose another --out)", cfg.Out, cfg.Out)
 	}
+	start := time.Now()
 	data, err := LoadData(cfg, nil)
 	if err != nil {
 		return nil, err
@@ -97,6 +100,7 @@ func New(cfg *config.Config, hooks Hooks) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.LoadSeconds = time.Since(start).Seconds()
 	t.model.Init(rand.New(t.rng.init))
 	return t, nil
 }
@@ -120,6 +124,7 @@ func Resume(dir string, sets []string, hooks Hooks) (*Trainer, error) {
 	if err := Device(cfg.Train.Device); err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	data, err := LoadData(cfg, st.Norms)
 	if err != nil {
 		return nil, err
@@ -128,6 +133,7 @@ func Resume(dir string, sets []string, hooks Hooks) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.LoadSeconds = time.Since(start).Seconds()
 	if err := restoreModel(&st, t.model); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/dmrnet/dmrnet/internal/combo"
 	"github.com/dmrnet/dmrnet/internal/config"
 	"github.com/dmrnet/dmrnet/internal/evaluate"
 	"github.com/dmrnet/dmrnet/internal/report"
@@ -327,5 +332,134 @@ func TestEarlyStoppingAndSelectBest(t *testing.T) {
 	}
 	if got.Data.Val.Len() != 30 || got.Data.Train.Len() != 120 {
 		t.Fatalf("val %d train %d", got.Data.Val.Len(), got.Data.Train.Len())
+	}
+}
+
+// writeTable writes a two-view table data set (60 rows, 3 classes) and returns its config.
+func tableConfig(t *testing.T) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	var a, b, labels, split strings.Builder
+	rng := rand.New(rand.NewPCG(5, 5))
+	for i := 0; i < 60; i++ {
+		c := i % 3
+		fmt.Fprintf(&a, "%g,%g,%g\n", 100+10*float64(c)+rng.NormFloat64(), 5.0, -3*float64(c)+rng.NormFloat64())
+		fmt.Fprintf(&b, "%g,%g\n", 0.01*float64(c)+0.01*rng.NormFloat64(), rng.NormFloat64())
+		fmt.Fprintf(&labels, "%d\n", c)
+		fmt.Fprintf(&split, "%d\n", map[bool]int{true: 1, false: 0}[i >= 45])
+	}
+	for name, s := range map[string]string{"a.csv": a.String(), "b.csv": b.String(), "labels.csv": labels.String(), "split.csv": split.String()} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.Load(config.LoadOptions{Environ: []string{}, Sets: []string{
+		"out=" + filepath.Join(t.TempDir(), "run"), "data.kind=table", "data.root=" + dir,
+		"data.table.views=[{name: a, file: a.csv}, {name: b, file: b.csv}]",
+		"data.table.labels=labels.csv", "data.table.split_file=split.csv",
+		"model.encoder.layers=[8]", "model.latent=4", "train.epochs=3", "train.batch_size=16", "hard.warmup_epochs=1",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &cfg
+}
+
+// TestStandardizationStoredInCheckpoint trains on a table set, then changes the training
+// file: evaluation must keep using the statistics stored in the checkpoint.
+func TestStandardizationStoredInCheckpoint(t *testing.T) {
+	cfg := tableConfig(t)
+	_, sw := trainRun(t, cfg)
+	if len(sw.Combinations) != 3 || sw.Combinations[0].N != 15 {
+		t.Fatalf("sweep %+v", sw.Combinations)
+	}
+	got, err := Open(cfg.Out, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.State.Norms) != 2 || !reflect.DeepEqual(got.Data.Norms, got.State.Norms) {
+		t.Fatalf("norms: data %+v, state %+v", got.Data.Norms, got.State.Norms)
+	}
+	if m := got.State.Norms[0].Mean[0]; math.Abs(m-110) > 2 {
+		t.Fatalf("stored mean of a[0] = %v, want about 110", m)
+	}
+	// shift every value of view a by +1000: recomputed statistics would absorb the shift
+	path := filepath.Join(cfg.Data.Root, "a.csv")
+	data, _ := os.ReadFile(path)
+	var shifted strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.Split(line, ",")
+		v, _ := strconv.ParseFloat(f[0], 64)
+		fmt.Fprintf(&shifted, "%g,%s,%s\n", v+1000, f[1], f[2])
+	}
+	os.WriteFile(path, []byte(shifted.String()), 0o644)
+	again, err := Open(cfg.Out, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(again.Data.Norms, got.State.Norms) {
+		t.Fatal("evaluation recomputed the standardisation instead of using the checkpoint's")
+	}
+	want := float32((got.Data.Test.X[0][0]*float32(got.State.Norms[0].Std[0]) + float32(got.State.Norms[0].Mean[0]) + 1000 - float32(got.State.Norms[0].Mean[0])) / float32(got.State.Norms[0].Std[0]))
+	if d := again.Data.Test.X[0][0] - want; d > 1e-2 || d < -1e-2 {
+		t.Fatalf("shifted value standardised to %v, want %v", again.Data.Test.X[0][0], want)
+	}
+}
+
+// TestRealMfeatSmoke trains two epochs on the real mfeat set (skipped without the data) and
+// checks that all 63 combinations are reported.
+func TestRealMfeatSmoke(t *testing.T) {
+	root := os.Getenv("DMRNET_DATA_ROOT")
+	if root == "" {
+		root = filepath.Join("..", "..", "..", "shared", "data")
+	}
+	if _, err := os.Stat(filepath.Join(root, "mfeat", "pix.csv")); err != nil {
+		t.Skipf("mfeat not found under %s (set DMRNET_DATA_ROOT): %v", root, err)
+	}
+	cfg, err := config.Load(config.LoadOptions{File: filepath.Join("..", "..", "configs", "mfeat.yaml"), Environ: []string{},
+		Sets: []string{"data.root=" + root, "out=" + filepath.Join(t.TempDir(), "mfeat"), "train.epochs=2", "hard.warmup_epochs=1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sw := trainRun(t, &cfg)
+	if len(sw.Combinations) != 63 || sw.Combinations[62].Name != "pix+fou+fac+zer+kar+mor" || sw.Combinations[62].N != 400 {
+		t.Fatalf("mfeat sweep: %d rows", len(sw.Combinations))
+	}
+	if sw.MeanAccuracy < 0.8 {
+		t.Fatalf("mean accuracy %v after 2 epochs", sw.MeanAccuracy)
+	}
+}
+
+// TestDropoutRespectsMissingModalities: a sample's training combination never includes a
+// modality the sample lacks, and uniform dropout over the full space reaches every
+// non-empty subset of what the sample has.
+func TestDropoutRespectsMissingModalities(t *testing.T) {
+	for _, sets := range [][]string{nil, {"dropout.mode=none"}, {"dropout.mode=explicit", "dropout.probs={a: 1, b+c: 1}"}} {
+		cfg := tinyConfig(t, sets...)
+		ds, err := LoadData(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := newTrainer(cfg, ds, Hooks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(1, 1))
+		for _, avail := range []combo.Set{7, 5, 2} {
+			seen := map[combo.Set]bool{}
+			for i := 0; i < 2000; i++ {
+				c := tr.drawCombination(rng, avail)
+				if c == 0 || c&^avail != 0 {
+					t.Fatalf("%v: drew %03b for a sample with %03b", sets, c, avail)
+				}
+				seen[c] = true
+			}
+			if sets == nil && avail == 5 && len(seen) != 3 {
+				t.Errorf("uniform dropout on {a, c}: drew %v, want a, c and a+c", seen)
+			}
+			if len(sets) > 0 && sets[0] == "dropout.mode=none" && (len(seen) != 1 || !seen[avail]) {
+				t.Errorf("no dropout: drew %v for %03b", seen, avail)
+			}
+		}
 	}
 }
