@@ -22,6 +22,7 @@ name=$(basename "${config%.*}")
 outroot=${2:-runs/ablations/$name}
 variants=${VARIANTS:-dmrnet dmrnet-loss no-hcr no-kl deterministic no-dropout}
 seeds=${SEEDS:-0 1 2}
+extra=${EXTRA:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 bin=${DMRNET:-}
@@ -44,12 +45,12 @@ for v in $variants; do
     if [ -f "$dir/checkpoint.ckpt" ]; then
       echo "== $v seed $s: resuming $dir"
       # shellcheck disable=SC2086
-      "$bin" train --resume "$dir" --quiet --format json $EXTRA > /dev/null
+      "$bin" train --resume "$dir" --quiet --format json $extra > /dev/null
     else
       echo "== $v seed $s: training into $dir"
       # shellcheck disable=SC2086
       "$bin" train --config "$config" --out "$dir" --set "variant=$v" --set "train.seed=$s" \
-        --quiet --format json $EXTRA > /dev/null
+        --quiet --format json $extra > /dev/null
     fi
     echo "   $(( $(date +%s) - t0 ))s"
   done

@@ -8,10 +8,73 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// buildBinary builds dmrnet once per test process.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "dmrnet-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "dmrnet")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// TestAblationScript runs scripts/ablations.sh on a small config, then removes one run's
+// final model (an unfinished run) and checks that a second call resumes it and skips the rest.
+func TestAblationScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	bin := buildBinary(t)
+	cfg, _ := writeConfig(t)
+	root := filepath.Join(t.TempDir(), "abl")
+	run := func() string {
+		cmd := exec.Command("bash", filepath.Join("..", "..", "scripts", "ablations.sh"), cfg, root)
+		cmd.Env = append(os.Environ(), "DMRNET="+bin, "VARIANTS=dmrnet deterministic", "SEEDS=0 1", "EXTRA=--set train.epochs=2")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("ablations.sh: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	first := run()
+	if strings.Count(first, "training into") != 4 {
+		t.Fatalf("first run:\n%s", first)
+	}
+	os.Remove(filepath.Join(root, "deterministic", "seed1", "final.ckpt"))
+	second := run()
+	if strings.Count(second, ": done") != 3 || !strings.Contains(second, "deterministic seed 1: resuming") {
+		t.Fatalf("second run:\n%s", second)
+	}
+	code, stdout, stderr := runCLI(t, nil, "aggregate", root, "--format", "markdown", "--plot", filepath.Join(t.TempDir(), "p.png"))
+	if code != 0 || !strings.Contains(stdout, "| dmrnet | deterministic |") || !strings.Contains(stdout, "**mean**") {
+		t.Fatalf("aggregate: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
 
 // TestCtrlCSavesCheckpoint runs the real binary, interrupts it with SIGINT in the middle of
 // training and checks the exit status 130, the saved checkpoint and that --resume finishes.
@@ -19,10 +82,7 @@ func TestCtrlCSavesCheckpoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "dmrnet")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	cfg, out := writeConfig(t)
 	cmd := exec.Command(bin, "train", "--config", cfg, "--set", "train.epochs=100000")
 	var stderr bytes.Buffer

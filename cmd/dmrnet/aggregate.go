@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/dmrnet/dmrnet/internal/aggregate"
+	"github.com/dmrnet/dmrnet/internal/atomicfile"
+	"github.com/dmrnet/dmrnet/internal/config"
+	"github.com/spf13/cobra"
+)
+
+type aggregateOptions struct {
+	format, plot, metric, output, title string
+}
+
+func (a *app) newAggregateCmd() *cobra.Command {
+	o := &aggregateOptions{}
+	cmd := &cobra.Command{
+		Use:   "aggregate RUN_DIR...",
+		Short: "Combine runs into per-variant mean±std tables over seeds (and a plot)",
+		Long: `Read the finished runs under the given directories (each a run directory, or a directory
+holding run directories at any depth), group them by their settings (runs that differ only in
+train.seed are seeds of one group, labelled by variant), and report per combination the mean
+and sample standard deviation over seeds, plus the mean over combinations and the worst
+combination. Runs of different data or model settings are refused rather than mixed.
+
+--plot draws accuracy against the combinations ordered by the number of modalities present,
+one line per group with its seed spread.`,
+		Example: `  scripts/ablations.sh configs/mfeat.yaml runs/ablations/mfeat
+  dmrnet aggregate runs/ablations/mfeat --format markdown --plot mfeat.png
+  dmrnet aggregate runs/sweep/mfeat --metric macro_f1 --format csv --output sweep.csv`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return a.runAggregate(o, args) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.format, "format", "table", "output format: table, markdown, csv or json")
+	f.StringVar(&o.plot, "plot", "", "also draw the accuracy of every combination into this PNG file")
+	f.StringVar(&o.metric, "metric", "accuracy", "metric: accuracy, macro_f1 or acer")
+	f.StringVar(&o.output, "output", "", "write the table to this file (atomically) instead of stdout")
+	f.StringVar(&o.title, "title", "", "title of the plot (default: the data set and metric)")
+	return cmd
+}
+
+func (a *app) runAggregate(o *aggregateOptions, paths []string) error {
+	if !validFormat(o.format, aggregate.Formats()) {
+		return usagef("--format=%s is not supported (want %s)", o.format, joinOr(aggregate.Formats()))
+	}
+	if !validFormat(o.metric, aggregate.Metrics()) {
+		return usagef("--metric=%s is not supported (want %s)", o.metric, joinOr(aggregate.Metrics()))
+	}
+	if o.plot != "" && filepath.Ext(o.plot) != ".png" {
+		return usagef("--plot=%s: the plot is a PNG file; name it *.png", o.plot)
+	}
+	dirs, unfinished, err := aggregate.Discover(paths)
+	if err != nil {
+		return err
+	}
+	if len(unfinished) > 0 {
+		fmt.Fprintf(a.errOut, "dmrnet: skipped %d unfinished runs (e.g. %s)\n", len(unfinished), unfinished[0])
+	}
+	runs, err := aggregate.Load(dirs)
+	if err != nil {
+		return err
+	}
+	groups, err := aggregate.GroupRuns(runs)
+	if err != nil {
+		return err
+	}
+	table, err := aggregate.Summarize(groups, o.metric)
+	if err != nil {
+		return err
+	}
+	if o.plot != "" {
+		title := o.title
+		if title == "" {
+			title = fmt.Sprintf("%s: %s per combination (mean ± std over seeds)", dataLabel(runs[0].Config), o.metric)
+		}
+		if err := table.Plot(o.plot, title); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.errOut, "dmrnet: wrote %s\n", o.plot)
+	}
+	if o.output == "" {
+		return table.Write(a.out, o.format)
+	}
+	var buf bytes.Buffer
+	if err := table.Write(&buf, o.format); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(o.output, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.errOut, "dmrnet: wrote %s\n", o.output)
+	return nil
+}
+
+// dataLabel names the data set of a configuration for titles.
+func dataLabel(cfg *config.Config) string {
+	d := cfg.Data
+	switch d.Kind {
+	case "table":
+		if len(d.Table.Views) > 0 {
+			return filepath.Base(filepath.Dir(d.Table.Views[0].File))
+		}
+	case "manifest":
+		return strings.TrimSuffix(filepath.Base(d.Manifest.File), filepath.Ext(d.Manifest.File))
+	}
+	return d.Kind
+}

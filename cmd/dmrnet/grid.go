@@ -1,0 +1,173 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/dmrnet/dmrnet/internal/grid"
+	"github.com/dmrnet/dmrnet/internal/train"
+	"github.com/spf13/cobra"
+)
+
+type sweepGridOptions struct {
+	config   string
+	sets     []string
+	grids    []string
+	seeds    string
+	out      string
+	shard    string
+	dryRun   bool
+	dataRoot string
+}
+
+func (a *app) newGridCmd() *cobra.Command {
+	o := &sweepGridOptions{}
+	cmd := &cobra.Command{
+		Use:   "sweep",
+		Short: "Train a grid of settings x seeds, optionally as one shard of a cluster job array",
+		Long: `Train every combination of the --grid values, for every seed, each job in its own run
+directory OUT/<setting>/seed<k>. The job list is deterministic, so a job array can split it
+with --shard i/n: shard i runs the jobs whose index modulo n is i, and the n shards together
+run every job exactly once. Without --shard, the shard comes from Slurm job arrays
+(SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT) or Kubernetes Indexed Jobs
+(JOB_COMPLETION_INDEX with DMRNET_SHARD_COUNT); otherwise the whole sweep runs here.
+
+Finished jobs (final.ckpt present) are skipped and interrupted ones resume from their
+checkpoint, so re-running a sweep completes it. A failing job does not stop the others;
+the exit status is non-zero if any failed. See scripts/slurm-sweep.sh and
+scripts/k8s-sweep.yaml, and summarise the results with dmrnet aggregate OUT.`,
+		Example: `  dmrnet sweep --config configs/mfeat.yaml --grid beta=0,0.1,0.2,0.5 --grid alpha=0,1e-3 --seeds 0,1,2 --dry-run
+  dmrnet sweep --config configs/mfeat.yaml --grid variant=dmrnet,no-hcr --seeds 0,1,2 --shard 0/4
+  dmrnet aggregate runs/sweep/mfeat --format markdown`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runGrid(o) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.config, "config", "c", "", "base YAML configuration of every job")
+	f.StringArrayVar(&o.sets, "set", nil, "override a key of the base configuration for every job (repeatable)")
+	f.StringArrayVar(&o.grids, "grid", nil, "an axis KEY=V1,V2,... (repeatable; KEY is a configuration key or its last part, e.g. beta for loss.beta)")
+	f.StringVar(&o.seeds, "seeds", "0", "comma-separated training seeds of every setting")
+	f.StringVarP(&o.out, "out", "o", "", "root of the job run directories (default runs/sweep/<config name>)")
+	f.StringVar(&o.shard, "shard", "", "run only shard i of n (i/n, 0-based; default from Slurm or Kubernetes, else all)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the jobs (of this shard) and exit")
+	f.StringVar(&o.dataRoot, "data-root", "", "directory the data files are read from (sets data.root)")
+	return cmd
+}
+
+func parseSeeds(s string) ([]int64, error) {
+	var out []int64
+	seen := map[int64]bool{}
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			return nil, usagef("--seeds=%s: %q is not an integer", s, f)
+		}
+		if seen[v] {
+			return nil, usagef("--seeds=%s: seed %d is listed twice", s, v)
+		}
+		seen[v] = true
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (a *app) runGrid(o *sweepGridOptions) error {
+	if o.config == "" {
+		return usagef("--config FILE is required: the base configuration of every job")
+	}
+	axes, err := grid.ParseAxes(o.grids)
+	if err != nil {
+		return usageError{err}
+	}
+	seeds, err := parseSeeds(o.seeds)
+	if err != nil {
+		return err
+	}
+	base := append([]string(nil), o.sets...)
+	if o.dataRoot != "" {
+		base = append(base, "data.root="+o.dataRoot)
+	}
+	// the base configuration must be valid before any job starts
+	if _, err := a.loadConfig(o.config, base); err != nil {
+		return err
+	}
+	root := o.out
+	if root == "" {
+		root = filepath.Join("runs", "sweep", strings.TrimSuffix(filepath.Base(o.config), filepath.Ext(o.config)))
+	}
+	jobs := grid.Jobs(root, axes, seeds)
+	shard := grid.Shard{Index: 0, Count: 1}
+	if o.shard != "" {
+		if shard, err = grid.ParseShard(o.shard); err != nil {
+			return usageError{err}
+		}
+	} else if s, ok, err := grid.ShardFromEnv(a.getenv); err != nil {
+		return usageError{err}
+	} else if ok {
+		shard = s
+	}
+	mine := shard.Select(jobs)
+	// every job's configuration must load: a typo in a grid value fails now, not hours later
+	for _, j := range mine {
+		if _, err := a.loadConfig(o.config, append(append([]string(nil), base...), j.Sets...)); err != nil {
+			return fmt.Errorf("job %d (%s): %w", j.Index, j.Name, err)
+		}
+	}
+	if o.dryRun {
+		fmt.Fprintf(a.out, "# %d jobs in %s; shard %s runs %d\n", len(jobs), root, shard, len(mine))
+		tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "index\tdirectory\tsettings")
+		for _, j := range mine {
+			fmt.Fprintf(tw, "%d\t%s\t%s\n", j.Index, j.Dir, strings.Join(j.Sets[:len(j.Sets)-1], " "))
+		}
+		return tw.Flush()
+	}
+	var failed []string
+	for n, j := range mine {
+		if _, err := os.Stat(filepath.Join(j.Dir, train.FinalFile)); err == nil {
+			fmt.Fprintf(a.errOut, "dmrnet: job %d/%d %s: done\n", n+1, len(mine), j.Name)
+			continue
+		}
+		fmt.Fprintf(a.errOut, "dmrnet: job %d/%d %s\n", n+1, len(mine), j.Name)
+		err := a.runJob(o.config, base, j)
+		if errors.Is(err, train.ErrInterrupted) {
+			return fmt.Errorf("%w in job %s; run the same command again to resume", err, j.Name)
+		}
+		if err != nil {
+			fmt.Fprintf(a.errOut, "dmrnet: job %s failed: %s\n", j.Name, oneLine(err.Error()))
+			failed = append(failed, j.Name)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d jobs failed: %s", len(failed), len(mine), strings.Join(failed, ", "))
+	}
+	fmt.Fprintf(a.errOut, "dmrnet: %d jobs finished in %s (summarise: dmrnet aggregate %s)\n", len(mine), root, root)
+	return nil
+}
+
+// runJob trains one job, resuming it when a checkpoint exists.
+func (a *app) runJob(cfgFile string, base []string, j grid.Job) error {
+	var t *train.Trainer
+	var err error
+	if _, serr := os.Stat(filepath.Join(j.Dir, train.CheckpointFile)); serr == nil {
+		t, err = train.Resume(j.Dir, nil, train.Hooks{})
+	} else {
+		cfg, lerr := a.loadConfig(cfgFile, append(append([]string(nil), base...), j.Sets...))
+		if lerr != nil {
+			return lerr
+		}
+		t, err = train.New(cfg, train.Hooks{})
+	}
+	if err != nil {
+		return err
+	}
+	if err := t.Run(a.ctx); err != nil {
+		return err
+	}
+	_, err = t.Evaluate()
+	return err
+}

@@ -1,0 +1,381 @@
+package aggregate
+
+import (
+	"cmp"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/dmrnet/dmrnet/internal/config"
+)
+
+// Group is a set of runs of one configuration that differ only in the training seed (and the
+// run directory).
+type Group struct {
+	// Label names the group in tables and plots: the variant name, followed by the settings
+	// that tell it apart from other groups of the same variant, e.g. "dmrnet (loss.beta=0.5)".
+	Label string
+	// Variant is the runs' variant, "dmrnet" when the configuration leaves it empty.
+	Variant string
+	// Runs are the group's runs, in increasing seed order.
+	Runs []Run
+	// Seeds are the runs' training seeds, Seeds[i] of Runs[i].
+	Seeds []int64
+}
+
+// paperVariants are the variants in the order of the paper's ablation table.
+func paperVariants() []string {
+	return []string{"dmrnet", "dmrnet-loss", "no-hcr", "no-kl", "deterministic", "no-dropout"}
+}
+
+// presetKeys returns the keys that the preset of variant sets, which may therefore differ
+// from the runs of other variants even where settings must otherwise agree.
+func presetKeys(variant string) []string {
+	switch variant {
+	case "dmrnet-loss":
+		return []string{"hard.by"}
+	case "no-hcr":
+		return []string{"loss.beta"}
+	case "no-kl":
+		return []string{"loss.alpha"}
+	case "deterministic":
+		return []string{"model.pme", "loss.alpha", "loss.beta"}
+	case "no-dropout":
+		return []string{"dropout.mode", "dropout.probs"}
+	}
+	return nil
+}
+
+// setByPreset reports whether the preset of variant sets key or a key below it.
+func setByPreset(variant, key string) bool {
+	for _, p := range presetKeys(variant) {
+		if key == p || strings.HasPrefix(key, p+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// ignoredKey reports the keys that never tell runs of one configuration apart.
+func ignoredKey(key string) bool { return key == "train.seed" || key == "out" }
+
+// fixedKey reports whether key must be equal across all aggregated runs: the data set and
+// the model must be the same for their results to be comparable.
+func fixedKey(key string) bool {
+	return strings.HasPrefix(key, "data.") || strings.HasPrefix(key, "model.")
+}
+
+// variantOf returns the variant of r, "dmrnet" for an empty one.
+func variantOf(r Run) string {
+	if r.Config.Variant == "" {
+		return "dmrnet"
+	}
+	return r.Config.Variant
+}
+
+// settings is a configuration flattened into dotted keys, in document order.
+type settings struct {
+	keys   []string
+	values map[string]string
+}
+
+// get returns the value of key and whether it is set.
+func (s settings) get(key string) (string, bool) {
+	v, ok := s.values[key]
+	return v, ok
+}
+
+// runSettings returns the configuration of r without its seed and run directory, as YAML (the
+// identity of its group) and flattened.
+func runSettings(r Run) (string, settings, error) {
+	c := *r.Config
+	c.Train.Seed = 0
+	c.Out = ""
+	c.Variant = variantOf(r)
+	data, err := c.YAML()
+	if err != nil {
+		return "", settings{}, fmt.Errorf("aggregate: run %s: %w", r.Dir, err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return "", settings{}, fmt.Errorf("aggregate: run %s: decoding the configuration: %w", r.Dir, err)
+	}
+	s := settings{values: map[string]string{}}
+	flattenNode(&doc, reflect.TypeFor[config.Config](), "", &s)
+	return string(data), s, nil
+}
+
+// flattenNode adds the leaves of n, a value of type t, below prefix to s. Lists of scalars and
+// maps of scalars (such as dropout.probs) are one leaf written in flow style ("[64, 32]",
+// "{rgb: 1, rgb+ir: 2}"); other lists are indexed ("data.synthetic.modalities[0].dim").
+func flattenNode(n *yaml.Node, t reflect.Type, prefix string, s *settings) {
+	leaf := func(v string) {
+		if _, dup := s.values[prefix]; !dup {
+			s.keys = append(s.keys, prefix)
+		}
+		s.values[prefix] = v
+	}
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			flattenNode(c, t, prefix, s)
+		}
+	case yaml.MappingNode:
+		if t != nil && t.Kind() == reflect.Map && scalarNodes(n.Content) {
+			items := make([]string, 0, len(n.Content)/2)
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				items = append(items, n.Content[i].Value+": "+n.Content[i+1].Value)
+			}
+			leaf("{" + strings.Join(items, ", ") + "}")
+			return
+		}
+		if len(n.Content) == 0 {
+			leaf("{}")
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			flattenNode(n.Content[i+1], fieldType(t, n.Content[i].Value), key, s)
+		}
+	case yaml.SequenceNode:
+		if scalarNodes(n.Content) {
+			items := make([]string, len(n.Content))
+			for i, c := range n.Content {
+				items[i] = c.Value
+			}
+			leaf("[" + strings.Join(items, ", ") + "]")
+			return
+		}
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for i, c := range n.Content {
+			flattenNode(c, elem, prefix+"["+strconv.Itoa(i)+"]", s)
+		}
+	case yaml.AliasNode:
+		flattenNode(n.Alias, t, prefix, s)
+	default:
+		leaf(n.Value)
+	}
+}
+
+// scalarNodes reports whether all nodes are scalars.
+func scalarNodes(nodes []*yaml.Node) bool {
+	for _, c := range nodes {
+		if c.Kind != yaml.ScalarNode {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldType returns the type of the value at key in a value of type t: the element type of a
+// map, the type of the struct field whose YAML name is key, or nil when unknown.
+func fieldType(t reflect.Type, key string) reflect.Type {
+	if t == nil {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Map:
+		return t.Elem()
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" {
+				name = strings.ToLower(f.Name)
+			}
+			if name == key {
+				return f.Type
+			}
+		}
+	}
+	return nil
+}
+
+// GroupRuns sorts runs into groups of identical configuration apart from train.seed and out. It
+// refuses runs that cannot be compared: runs whose data.* or model.* settings differ (other
+// than the keys a variant preset sets, such as model.pme of the deterministic variant), runs
+// with different modalities, and two runs of one configuration with the same seed.
+//
+// Groups come in the order of the paper's ablation table (dmrnet, dmrnet-loss, no-hcr, no-kl,
+// deterministic, no-dropout), then other variants, each variant's groups ordered by label.
+func GroupRuns(runs []Run) ([]Group, error) {
+	if len(runs) == 0 {
+		return nil, fmt.Errorf("aggregate: no runs to group")
+	}
+	type info struct {
+		id  string
+		set settings
+	}
+	infos := make([]info, len(runs))
+	for i, r := range runs {
+		if r.Config == nil || r.Sweep == nil {
+			return nil, fmt.Errorf("aggregate: run %s has no configuration or sweep", r.Dir)
+		}
+		id, set, err := runSettings(r)
+		if err != nil {
+			return nil, err
+		}
+		infos[i] = info{id, set}
+	}
+	sets := make([]settings, len(runs))
+	for i := range infos {
+		sets[i] = infos[i].set
+	}
+	if err := checkComparable(runs, sets); err != nil {
+		return nil, err
+	}
+
+	var groups []Group
+	var groupSets []settings
+	index := map[string]int{}
+	for i, r := range runs {
+		g, ok := index[infos[i].id]
+		if !ok {
+			g = len(groups)
+			index[infos[i].id] = g
+			groups = append(groups, Group{Variant: variantOf(r)})
+			groupSets = append(groupSets, infos[i].set)
+		}
+		groups[g].Runs = append(groups[g].Runs, r)
+	}
+	for gi := range groups {
+		g := &groups[gi]
+		slices.SortStableFunc(g.Runs, func(a, b Run) int {
+			return cmp.Or(cmp.Compare(a.Config.Train.Seed, b.Config.Train.Seed), cmp.Compare(a.Dir, b.Dir))
+		})
+		g.Seeds = make([]int64, len(g.Runs))
+		for i, r := range g.Runs {
+			g.Seeds[i] = r.Config.Train.Seed
+			if i > 0 && g.Seeds[i] == g.Seeds[i-1] {
+				return nil, fmt.Errorf("aggregate: runs %s and %s have the same configuration and seed %d (duplicate run); pass only one of them",
+					g.Runs[i-1].Dir, r.Dir, g.Seeds[i])
+			}
+		}
+	}
+	label(groups, groupSets)
+
+	rank := func(variant string) int {
+		if i := slices.Index(paperVariants(), variant); i >= 0 {
+			return i
+		}
+		return len(paperVariants())
+	}
+	slices.SortStableFunc(groups, func(a, b Group) int {
+		return cmp.Or(cmp.Compare(rank(a.Variant), rank(b.Variant)), cmp.Compare(a.Label, b.Label))
+	})
+	return groups, nil
+}
+
+// checkComparable reports runs whose results cannot be compared: different data or model
+// settings, or different modalities.
+func checkComparable(runs []Run, sets []settings) error {
+	keys := unionKeys(sets)
+	for _, key := range keys {
+		if !fixedKey(key) {
+			continue
+		}
+		ref := -1
+		for i, r := range runs {
+			if setByPreset(variantOf(r), key) {
+				continue
+			}
+			if ref < 0 {
+				ref = i
+				continue
+			}
+			a, aok := sets[ref].get(key)
+			b, bok := sets[i].get(key)
+			if a != b || aok != bok {
+				return fmt.Errorf("aggregate: runs %s and %s differ in %s (%s vs %s); aggregate runs of the same data and model only",
+					runs[ref].Dir, r.Dir, key, quoteValue(a, aok), quoteValue(b, bok))
+			}
+		}
+	}
+	for _, r := range runs[1:] {
+		if !slices.Equal(r.Sweep.Modalities, runs[0].Sweep.Modalities) {
+			return fmt.Errorf("aggregate: runs %s and %s have different modalities ([%s] vs [%s]); aggregate runs of the same data only",
+				runs[0].Dir, r.Dir, strings.Join(runs[0].Sweep.Modalities, ", "), strings.Join(r.Sweep.Modalities, ", "))
+		}
+	}
+	return nil
+}
+
+func quoteValue(v string, ok bool) string {
+	if !ok {
+		return "unset"
+	}
+	return strconv.Quote(v)
+}
+
+// unionKeys returns the keys of all sets, each once, in order of first appearance.
+func unionKeys(sets []settings) []string {
+	var keys []string
+	seen := map[string]bool{}
+	for _, s := range sets {
+		for _, k := range s.keys {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
+}
+
+// label sets the labels of groups, whose flattened settings are sets: the variant, and when
+// a variant has several groups, the settings in which they differ.
+func label(groups []Group, sets []settings) {
+	byVariant := map[string][]int{}
+	for i, g := range groups {
+		byVariant[g.Variant] = append(byVariant[g.Variant], i)
+	}
+	for variant, members := range byVariant {
+		if len(members) == 1 {
+			groups[members[0]].Label = variant
+			continue
+		}
+		var memberSets []settings
+		for _, i := range members {
+			memberSets = append(memberSets, sets[i])
+		}
+		var differ []string
+		for _, k := range unionKeys(memberSets) {
+			if ignoredKey(k) {
+				continue
+			}
+			first, firstOK := memberSets[0].get(k)
+			for _, s := range memberSets[1:] {
+				if v, ok := s.get(k); v != first || ok != firstOK {
+					differ = append(differ, k)
+					break
+				}
+			}
+		}
+		for _, i := range members {
+			parts := make([]string, len(differ))
+			for j, k := range differ {
+				v, ok := sets[i].get(k)
+				switch {
+				case !ok:
+					v = "unset"
+				case v == "":
+					v = `""`
+				}
+				parts[j] = k + "=" + v
+			}
+			groups[i].Label = variant + " (" + strings.Join(parts, ", ") + ")"
+		}
+	}
+}

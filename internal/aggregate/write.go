@@ -1,0 +1,226 @@
+package aggregate
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+)
+
+// Formats returns the output formats accepted by Table.Write.
+func Formats() []string { return []string{"table", "markdown", "csv", "json"} }
+
+// metricName returns the display name of metric.
+func metricName(metric string) string {
+	switch metric {
+	case "macro_f1":
+		return "macro-F1"
+	case "acer":
+		return "ACER"
+	}
+	return "accuracy"
+}
+
+// Write renders t to w in the given format:
+//
+//   - "table": aligned text with a column per group; cells are mean±std over seeds in percent
+//     with one decimal (a single run shows its value alone, a missing one "-"); a separator
+//     precedes the "mean" and "worst" rows; lines below give the seeds of each group and the
+//     worst combination of each seed.
+//   - "markdown": the same as a GitHub-flavoured Markdown table, the "mean" and "worst" rows
+//     in bold, with a description above and the worst combinations below.
+//   - "csv": long format, one record per row and group with the columns
+//     combination,present,group,mean,std,n; present joins the present modalities with '+'
+//     (empty for the summary rows); mean and std are fractions in full precision.
+//   - "json": t as indented JSON, with a trailing newline.
+func (t *Table) Write(w io.Writer, format string) error {
+	switch format {
+	case "table":
+		return t.writeText(w)
+	case "markdown":
+		return t.writeMarkdown(w)
+	case "csv":
+		return t.writeCSV(w)
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(t); err != nil {
+			return fmt.Errorf("aggregate: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("aggregate: unknown format %q (valid formats: %s)", format, strings.Join(Formats(), ", "))
+}
+
+// cellText formats c in percent with one decimal.
+func cellText(c Cell) string {
+	switch c.N {
+	case 0:
+		return "-"
+	case 1:
+		return pct(c.Mean)
+	}
+	return pct(c.Mean) + "±" + pct(c.Std)
+}
+
+func pct(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) }
+
+// description is the line above the table that says what the cells are.
+func (t *Table) description() string {
+	return fmt.Sprintf("%s in %%, mean±std over seeds (sample std, ddof=1); 'mean' = mean over combinations, 'worst' = worst combination of each run",
+		metricName(t.Metric))
+}
+
+// seedsLine lists the number of seeds and the seeds of each group.
+func (t *Table) seedsLine() string {
+	parts := make([]string, len(t.Groups))
+	for g, label := range t.Groups {
+		var seeds []string
+		if g < len(t.Seeds) {
+			for _, s := range t.Seeds[g] {
+				seeds = append(seeds, strconv.FormatInt(s, 10))
+			}
+		}
+		parts[g] = fmt.Sprintf("%s %d (%s)", label, len(seeds), strings.Join(seeds, ", "))
+	}
+	return "n = seeds per group: " + strings.Join(parts, "; ")
+}
+
+// worstLine lists the worst combination of each seed of each group.
+func (t *Table) worstLine() string {
+	parts := make([]string, len(t.Groups))
+	for g, label := range t.Groups {
+		var names []string
+		if g < len(t.WorstNames) {
+			names = t.WorstNames[g]
+		}
+		parts[g] = label + ": " + strings.Join(names, ", ")
+	}
+	return "worst combination per seed: " + strings.Join(parts, "; ")
+}
+
+// cells returns the header and the formatted rows of t.
+func (t *Table) cells() (header []string, rows [][]string) {
+	header = append([]string{"combination"}, t.Groups...)
+	for _, r := range t.Rows {
+		row := []string{r.Combination}
+		for _, c := range r.Cells {
+			row = append(row, cellText(c))
+		}
+		rows = append(rows, row)
+	}
+	return header, rows
+}
+
+func (t *Table) writeText(w io.Writer) error {
+	header, rows := t.cells()
+	width := make([]int, len(header))
+	for _, r := range append([][]string{header}, rows...) {
+		for i, c := range r {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	// Right-justify the numeric columns so that their decimal points line up.
+	just := func(r []string) string {
+		out := make([]string, len(r))
+		for i, c := range r {
+			out[i] = c
+			if i > 0 {
+				out[i] = strings.Repeat(" ", width[i]-utf8.RuneCountInString(c)) + c
+			}
+		}
+		return strings.Join(out, "\t")
+	}
+	var buf bytes.Buffer
+	buf.WriteString(t.description() + "\n\n")
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, just(header))
+	sep := make([]string, len(header))
+	for i := range sep {
+		sep[i] = strings.Repeat("-", width[i])
+	}
+	for i, r := range rows {
+		if t.Rows[i].Summary && (i == 0 || !t.Rows[i-1].Summary) {
+			fmt.Fprintln(tw, strings.Join(sep, "\t"))
+		}
+		fmt.Fprintln(tw, just(r))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("aggregate: %w", err)
+	}
+	buf.WriteString("\n" + t.seedsLine() + "\n" + t.worstLine() + "\n")
+	// Trim the padding tabwriter leaves at the end of lines.
+	var out bytes.Buffer
+	for line := range strings.Lines(buf.String()) {
+		out.WriteString(strings.TrimRight(line, " \n") + "\n")
+	}
+	if _, err := w.Write(out.Bytes()); err != nil {
+		return fmt.Errorf("aggregate: %w", err)
+	}
+	return nil
+}
+
+func (t *Table) writeMarkdown(w io.Writer) error {
+	header, rows := t.cells()
+	var b strings.Builder
+	b.WriteString(mdEscape(t.description()) + ".\n\n")
+	line := func(cells []string) {
+		b.WriteString("|")
+		for _, c := range cells {
+			b.WriteString(" " + c + " |")
+		}
+		b.WriteString("\n")
+	}
+	for i := range header {
+		header[i] = mdEscape(header[i])
+	}
+	line(header)
+	b.WriteString("|---|" + strings.Repeat("--:|", len(header)-1) + "\n")
+	for i, r := range rows {
+		for j := range r {
+			r[j] = mdEscape(r[j])
+		}
+		if t.Rows[i].Summary {
+			r[0] = "**" + r[0] + "**"
+		}
+		line(r)
+	}
+	b.WriteString("\n" + mdEscape(t.seedsLine()) + "\n\n" + mdEscape(t.worstLine()) + "\n")
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("aggregate: %w", err)
+	}
+	return nil
+}
+
+// mdEscape escapes the characters of s that Markdown would otherwise interpret.
+func mdEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `|`, `\|`, `*`, `\*`, `_`, `\_`).Replace(s)
+}
+
+func (t *Table) writeCSV(w io.Writer) error {
+	records := [][]string{{"combination", "present", "group", "mean", "std", "n"}}
+	full := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	for _, r := range t.Rows {
+		for g, c := range r.Cells {
+			label := ""
+			if g < len(t.Groups) {
+				label = t.Groups[g]
+			}
+			mean, std := "", ""
+			if c.N > 0 {
+				mean, std = full(c.Mean), full(c.Std)
+			}
+			records = append(records, []string{r.Combination, strings.Join(r.Present, "+"), label, mean, std, strconv.Itoa(c.N)})
+		}
+	}
+	cw := csv.NewWriter(w)
+	if err := cw.WriteAll(records); err != nil {
+		return fmt.Errorf("aggregate: %w", err)
+	}
+	return nil
+}
