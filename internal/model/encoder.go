@@ -54,21 +54,11 @@ func newMLP(m *Model, prefix string, in int, widths []int) (*mlpEncoder, error) 
 func (e *mlpEncoder) OutDim() int { return e.widths[len(e.widths)-1] }
 
 func (e *mlpEncoder) build(b *builder, x *G.Node) (*G.Node, error) {
-	h := x
+	defs := make([]layerDef, len(e.widths))
 	for i := range e.widths {
-		name := fmt.Sprintf("%s.%d", e.prefix, i)
-		var err error
-		if h, err = b.linear(name, h); err != nil {
-			return nil, err
-		}
-		if h, err = b.batchNorm(name+".bn", h); err != nil {
-			return nil, err
-		}
-		if h, err = G.Rectify(h); err != nil {
-			return nil, fmt.Errorf("%s relu: %w", name, err)
-		}
+		defs[i] = layerDef{name: fmt.Sprintf("%s.%d", e.prefix, i), bn: true, relu: true}
 	}
-	return h, nil
+	return b.stack(x, defs, false)
 }
 
 // convEncoder is a stack of Conv -> BatchNorm -> ReLU -> MaxPool blocks, flattened into
@@ -129,6 +119,9 @@ func newConv(m *Model, prefix string, shape []int, spec EncoderSpec) (*convEncod
 func (e *convEncoder) OutDim() int { return e.widths[len(e.widths)-1] }
 
 func (e *convEncoder) build(b *builder, x *G.Node) (*G.Node, error) {
+	if !b.m.spec.Reference {
+		return e.buildFused(b, x)
+	}
 	n := x.Shape()[0]
 	h, err := G.Reshape(x, tensor.Shape{n, e.in[0], e.in[1], e.in[2]})
 	if err != nil {
@@ -172,4 +165,26 @@ func (e *convEncoder) build(b *builder, x *G.Node) (*G.Node, error) {
 		}
 	}
 	return h, nil
+}
+
+// buildFused adds the conv blocks as one fused op, then the Linear -> ReLU layers.
+func (e *convEncoder) buildFused(b *builder, x *G.Node) (*G.Node, error) {
+	inputs := G.Nodes{x}
+	blocks := make([]convBlock, len(e.channels))
+	c, h, w := e.in[0], e.in[1], e.in[2]
+	for i, out := range e.channels {
+		name := fmt.Sprintf("%s.conv%d", e.prefix, i)
+		blocks[i] = convBlock{c: c, h: h, w: w, out: out, k: e.kernel, pool: e.pool, bn: b.m.bnByName[name+".bn"], name: name}
+		inputs = append(inputs, b.param(name+".W"), b.param(name+".b"), b.param(name+".bn.gamma"), b.param(name+".bn.beta"))
+		c, h, w = out, h/e.pool, w/e.pool
+	}
+	feat, err := G.ApplyOp(newConvStackOp(e.prefix, blocks, b.training), inputs...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", e.prefix, err)
+	}
+	defs := make([]layerDef, len(e.widths))
+	for i := range e.widths {
+		defs[i] = layerDef{name: fmt.Sprintf("%s.fc%d", e.prefix, i), relu: true}
+	}
+	return b.stack(feat, defs, true)
 }

@@ -66,6 +66,59 @@ func (b *builder) scalar(v float64) *G.Node {
 	return G.NewConstant(v)
 }
 
+// layerDef is one Linear (-> BatchNorm) (-> ReLU) layer of stack; its parameters are
+// name.W, name.b and, with BatchNorm, name.bn.gamma and name.bn.beta.
+type layerDef struct {
+	name string
+	bn   bool
+	relu bool
+}
+
+// stack adds a sequence of dense layers over x: one fused op (see dense.go), or, with
+// Spec.Reference, Gorgonia's own ops node by node. needDX says whether x needs a gradient.
+func (b *builder) stack(x *G.Node, defs []layerDef, needDX bool) (*G.Node, error) {
+	if b.m.spec.Reference {
+		h := x
+		var err error
+		for _, d := range defs {
+			if h, err = b.linear(d.name, h); err != nil {
+				return nil, err
+			}
+			if d.bn {
+				if h, err = b.batchNorm(d.name+".bn", h); err != nil {
+					return nil, err
+				}
+			}
+			if d.relu {
+				if h, err = G.Rectify(h); err != nil {
+					return nil, fmt.Errorf("%s relu: %w", d.name, err)
+				}
+			}
+		}
+		return h, nil
+	}
+	inputs := G.Nodes{x}
+	layers := make([]denseLayer, len(defs))
+	for i, d := range defs {
+		w := b.m.byName[d.name+".W"]
+		if w == nil {
+			panic("model: unknown layer " + d.name)
+		}
+		sh := w.value.Shape()
+		layers[i] = denseLayer{in: sh[0], out: sh[1], relu: d.relu, name: d.name}
+		inputs = append(inputs, b.param(d.name+".W"), b.param(d.name+".b"))
+		if d.bn {
+			layers[i].bn = b.m.bnByName[d.name+".bn"]
+			inputs = append(inputs, b.param(d.name+".bn.gamma"), b.param(d.name+".bn.beta"))
+		}
+	}
+	y, err := G.ApplyOp(newDenseStackOp(defs[0].name, layers, b.training, needDX), inputs...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", defs[0].name, err)
+	}
+	return y, nil
+}
+
 // linear computes x W + b.
 func (b *builder) linear(name string, x *G.Node) (*G.Node, error) {
 	y, err := G.Mul(x, b.param(name+".W"))
@@ -121,18 +174,12 @@ func (b *builder) forward(n int, noise *G.Node) (*head, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fusion: %w", err)
 	}
-	if h.mu, err = b.linear("mu", fused); err != nil {
-		return nil, err
-	}
-	if h.mu, err = b.batchNorm("mu.bn", h.mu); err != nil {
+	if h.mu, err = b.stack(fused, []layerDef{{name: "mu", bn: true}}, true); err != nil {
 		return nil, err
 	}
 	h.z = h.mu
 	if b.m.spec.PME {
-		if h.lv, err = b.linear("logvar", fused); err != nil {
-			return nil, err
-		}
-		if h.lv, err = b.batchNorm("logvar.bn", h.lv); err != nil {
+		if h.lv, err = b.stack(fused, []layerDef{{name: "logvar", bn: true}}, true); err != nil {
 			return nil, err
 		}
 		if noise != nil {
@@ -153,7 +200,7 @@ func (b *builder) forward(n int, noise *G.Node) (*head, error) {
 			}
 		}
 	}
-	if h.logits, err = b.linear("cls", h.z); err != nil {
+	if h.logits, err = b.stack(h.z, []layerDef{{name: "cls"}}, true); err != nil {
 		return nil, err
 	}
 	return h, nil

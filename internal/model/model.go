@@ -33,6 +33,9 @@ type Spec struct {
 	DType      tensor.Dtype
 	BNMomentum float64
 	BNEps      float64
+	// Reference builds the graph from Gorgonia's fine-grained ops instead of dmrnet's fused
+	// ones: slower, and kept to check the fused ops against.
+	Reference bool
 }
 
 // ModalitySpec is one input modality.
