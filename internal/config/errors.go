@@ -106,7 +106,7 @@ func suggest(key string, candidates []string) string {
 		if c == key {
 			continue
 		}
-		if d := levenshtein(lk, strings.ToLower(c)); bestD < 0 || d < bestD {
+		if d := EditDistance(lk, strings.ToLower(c)); bestD < 0 || d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -126,8 +126,9 @@ func suggest(key string, candidates []string) string {
 	return match
 }
 
-// levenshtein is the edit distance between a and b (insertions, deletions, substitutions).
-func levenshtein(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b: the number of rune insertions,
+// deletions and substitutions that turn one into the other. Key suggestions use it.
+func EditDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	prev := make([]int, len(rb)+1)
 	cur := make([]int, len(rb)+1)

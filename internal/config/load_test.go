@@ -460,5 +460,5 @@ func TestSuggest(t *testing.T) {
 	} {
 		eq(t, "suggest("+key+")", suggest(key, keys), want)
 	}
-	eq(t, "levenshtein", levenshtein("kitten", "sitting"), 3)
+	eq(t, "EditDistance", EditDistance("kitten", "sitting"), 3)
 }

@@ -155,7 +155,7 @@ func candidates(name string, keys []string) []string {
 			continue
 		}
 		last := k[strings.LastIndexByte(k, '.')+1:]
-		d := min(levenshtein(name, last), levenshtein(name, k))
+		d := min(config.EditDistance(name, last), config.EditDistance(name, k))
 		switch {
 		case d <= max(1, len(name)/4):
 		case len(qlast) >= 3 && len(last) >= 3 && (strings.Contains(last, qlast) || strings.Contains(qlast, last)):
@@ -181,24 +181,3 @@ func orList(words []string) string {
 	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
-// levenshtein is the edit distance between a and b.
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}

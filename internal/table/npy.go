@@ -428,23 +428,9 @@ func (p *pyParser) tuple() ([]int, error) {
 	}
 }
 
-// readN reads up to n bytes, fewer only at the end of the input. The buffer grows as data
-// arrives, so a header declaring a huge array cannot allocate memory the input does not
-// back.
+// readN reads up to n bytes, fewer only at the end of the input. io.ReadAll grows its
+// buffer as data arrives, so a header declaring a huge array cannot allocate memory the input
+// does not back.
 func readN(r io.Reader, n int) ([]byte, error) {
-	buf := make([]byte, 0, min(n, 1<<20))
-	for len(buf) < n {
-		if len(buf) == cap(buf) {
-			buf = append(make([]byte, 0, min(n, 2*cap(buf))), buf...)
-		}
-		k, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+k]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return buf, nil
+	return io.ReadAll(io.LimitReader(r, int64(n)))
 }

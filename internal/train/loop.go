@@ -91,16 +91,10 @@ func New(cfg *config.Config, hooks Hooks) (*Trainer, error) {
 	if _, err := os.Stat(filepath.Join(cfg.Out, CheckpointFile)); err == nil {
 		return nil, fmt.Errorf("run directory %s already holds a run (resume it with --resume %s, or choose another --out)", cfg.Out, cfg.Out)
 	}
-	start := time.Now()
-	data, err := LoadData(cfg, nil)
+	t, err := loadTrainer(cfg, nil, hooks)
 	if err != nil {
 		return nil, err
 	}
-	t, err := newTrainer(cfg, data, hooks)
-	if err != nil {
-		return nil, err
-	}
-	t.LoadSeconds = time.Since(start).Seconds()
 	t.model.Init(rand.New(t.rng.init))
 	return t, nil
 }
@@ -124,16 +118,13 @@ func Resume(dir string, sets []string, hooks Hooks) (*Trainer, error) {
 	if err := Device(cfg.Train.Device); err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	data, err := LoadData(cfg, st.Norms)
+	t, err := loadTrainer(cfg, st.Norms, hooks)
 	if err != nil {
 		return nil, err
 	}
-	t, err := newTrainer(cfg, data, hooks)
-	if err != nil {
-		return nil, err
+	if st.Perm != nil && len(st.Perm) != t.data.Train.Len() {
+		return nil, fmt.Errorf("%s: the checkpoint's epoch order has %d samples, the training split %d", path, len(st.Perm), t.data.Train.Len())
 	}
-	t.LoadSeconds = time.Since(start).Seconds()
 	if err := restoreModel(&st, t.model); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -143,14 +134,26 @@ func Resume(dir string, sets []string, hooks Hooks) (*Trainer, error) {
 	if err := t.rng.unmarshal(st.RNG); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if st.Perm != nil && len(st.Perm) != data.Train.Len() {
-		return nil, fmt.Errorf("%s: the checkpoint's epoch order has %d samples, the training split %d", path, len(st.Perm), data.Train.Len())
-	}
 	if st.Done && st.Epoch < cfg.Train.Epochs && (cfg.Train.Patience == 0 || st.Stale < cfg.Train.Patience) {
 		st.Done = false // more epochs were asked for
 	}
 	t.st = st
 	t.resumed = true
+	return t, nil
+}
+
+// loadTrainer reads the data (applying stored norms, if any) and builds a trainer.
+func loadTrainer(cfg *config.Config, norms []dataset.Norm, hooks Hooks) (*Trainer, error) {
+	start := time.Now()
+	data, err := LoadData(cfg, norms)
+	if err != nil {
+		return nil, err
+	}
+	t, err := newTrainer(cfg, data, hooks)
+	if err != nil {
+		return nil, err
+	}
+	t.LoadSeconds = time.Since(start).Seconds()
 	return t, nil
 }
 
