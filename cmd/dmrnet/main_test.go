@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/dmrnet/dmrnet/internal/report"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // runCLI runs dmrnet in process and returns its exit status, stdout and stderr.
@@ -233,11 +235,40 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestHelpExplainsEveryFlag walks the command tree: every command has examples in its help
+// and every flag a usage text; no two flags of a command share a shorthand.
 func TestHelpExplainsEveryFlag(t *testing.T) {
-	for _, cmd := range []string{"train", "eval", "sweep-missing"} {
-		code, stdout, _ := runCLI(t, nil, cmd, "--help")
-		if code != 0 || !strings.Contains(stdout, "Examples:") {
-			t.Errorf("%s --help: exit %d\n%s", cmd, code, stdout)
+	a := &app{environ: []string{}}
+	visited := 0
+	var walk func(c *cobra.Command, path []string)
+	walk = func(c *cobra.Command, path []string) {
+		for _, sub := range c.Commands() {
+			if sub.Name() == "help" {
+				continue
+			}
+			visited++
+			p := append(append([]string(nil), path...), sub.Name())
+			code, stdout, _ := runCLI(t, nil, append(p, "--help")...)
+			if code != 0 || !strings.Contains(stdout, "Examples:") {
+				t.Errorf("dmrnet %s --help: exit %d, no examples", strings.Join(p, " "), code)
+			}
+			short := map[string]string{}
+			sub.Flags().VisitAll(func(f *pflag.Flag) {
+				if f.Usage == "" {
+					t.Errorf("dmrnet %s --%s has no usage text", strings.Join(p, " "), f.Name)
+				}
+				if f.Shorthand != "" {
+					if other, dup := short[f.Shorthand]; dup {
+						t.Errorf("dmrnet %s: -%s is both --%s and --%s", strings.Join(p, " "), f.Shorthand, other, f.Name)
+					}
+					short[f.Shorthand] = f.Name
+				}
+			})
+			walk(sub, p)
 		}
+	}
+	walk(a.newRoot(), nil)
+	if visited < 10 {
+		t.Fatalf("walked %d commands", visited)
 	}
 }

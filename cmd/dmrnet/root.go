@@ -103,7 +103,9 @@ Exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupt
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see dmrnet %s --help)", err, c.Name())}
 	})
-	root.AddCommand(a.newTrainCmd(), a.newEvalCmd(), a.newSweepCmd(), a.newGridCmd(), a.newAggregateCmd())
+	root.AddCommand(a.newTrainCmd(), a.newEvalCmd(), a.newSweepCmd(), a.newGridCmd(), a.newAggregateCmd(),
+		a.newConfigCmd(), a.newVersionCmd(), a.newCompletionCmd())
+	root.CompletionOptions.DisableDefaultCmd = true
 	// Cobra reports unknown commands and bad arguments before any RunE: those are usage errors.
 	for _, c := range root.Commands() {
 		if c.Args == nil {

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print dmrnet's version, commit and Go version",
+		Long:    "Print the module version and VCS commit dmrnet was built from (from the build information Go embeds), and the Go version.",
+		Example: "  dmrnet version",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(a.out, versionString())
+			return nil
+		},
+	}
+}
+
+// versionString describes the build: module version, commit (marked when the tree had
+// uncommitted changes), commit time and Go version.
+func versionString() string {
+	version, commit, when, dirty := "(devel)", "unknown", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.time":
+				when = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if len(commit) > 12 {
+		commit = commit[:12]
+	}
+	if dirty {
+		commit += "+dirty"
+	}
+	s := fmt.Sprintf("dmrnet %s (commit %s", version, commit)
+	if when != "" {
+		s += ", " + when
+	}
+	return s + ", " + runtime.Version() + ")"
+}
+
+// newCompletionCmd replaces Cobra's default completion command with one whose help carries
+// examples like every other command's.
+func (a *app) newCompletionCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "completion bash|zsh|fish|powershell",
+		Short: "Print a shell completion script",
+		Long: `Print the script that makes the shell complete dmrnet's commands and flags.
+Load it in the current shell, or install it as your shell's documentation describes.`,
+		Example: `  source <(dmrnet completion bash)
+  dmrnet completion zsh > "${fpath[1]}/_dmrnet"
+  dmrnet completion fish > ~/.config/fish/completions/dmrnet.fish`,
+		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
+		Args:      cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root := cmd.Root()
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(a.out, true)
+			case "zsh":
+				return root.GenZshCompletion(a.out)
+			case "fish":
+				return root.GenFishCompletion(a.out, true)
+			case "powershell":
+				return root.GenPowerShellCompletionWithDesc(a.out)
+			}
+			return usagef("unknown shell %q (want bash, zsh, fish or powershell)", args[0])
+		},
+	}
+	return cmd
+}
