@@ -87,7 +87,6 @@ type convCache[T float] struct {
 	ws    []*scratch[T]
 	dPre  []T
 	dAct  [][]T
-	wT    []T
 	dwPar [][]T
 }
 
@@ -494,9 +493,6 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 			}
 		}
 		w := data[T](op.inputs[b.wIdx], op.name)
-		if i > 0 {
-			c.wT = transpose(growT(c.wT, b.out*b.kk), w, b.out, b.kk)
-		}
 		for k := range c.dwPar {
 			if cap(c.dwPar[k]) < b.out*b.kk {
 				c.dwPar[k] = make([]T, b.out*b.kk)
@@ -517,7 +513,7 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 				gemm(c.dwPar[wk], dzs, col, b.out, b.hw, b.kk, false, true, true, ws)
 				if dIn != nil {
 					dcol := ws.get(5, b.kk*b.hw)
-					gemm(dcol, c.wT, dzs, b.kk, b.out, b.hw, false, false, false, ws)
+					gemm(dcol, w, dzs, b.kk, b.out, b.hw, true, false, false, ws)
 					col2im(dIn[s*b.c*b.hw:(s+1)*b.c*b.hw], dcol, b.c, b.h, b.w, b.k)
 				}
 			}
@@ -532,13 +528,6 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 	}
 	op.bgen = op.gen
 	return c.grads
-}
-
-func growT[T float](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
 }
 
 // bnBackwardNCHW is bnBackward2D per channel over the (n, hw) values of a (n, c, hw) tensor.

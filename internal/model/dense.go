@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"runtime"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -113,6 +114,7 @@ func denseForward[T float](op *denseStackOp, vals []G.Value, n int, outT *tensor
 	c, _ := op.cache.(*denseCache[T])
 	if c == nil || c.n != n {
 		c = &denseCache[T]{n: n}
+		c.s.workers = runtime.GOMAXPROCS(0)
 		L := len(op.layers)
 		c.acts = make([][]T, L+1)
 		c.xhat = make([][]T, L)

@@ -1,0 +1,213 @@
+// Package sgemm multiplies row-major float32 matrices. On amd64 CPUs with AVX2 and FMA it
+// packs the operands into panels and runs a 6 x 16 micro-kernel written in Go assembly (so
+// the build stays pure Go, without cgo); elsewhere a portable Go loop computes the same
+// product. Transposed operands are read while packing, never copied separately.
+package sgemm
+
+import (
+	"runtime"
+	"sync"
+)
+
+const (
+	mr = 6   // rows of the micro-kernel's tile
+	nr = 16  // columns of the micro-kernel's tile
+	kc = 256 // depth of one pass, so that the panels stay in cache
+)
+
+// Workspace holds the packing buffers of one goroutine; reusing it avoids allocating them for
+// every product. The zero value is ready to use; a Workspace is not safe for concurrent use.
+type Workspace struct {
+	ap, bp []float32
+	tiles  [][mr * nr]float32
+}
+
+// Mul computes, with a new Workspace,
+//
+//	c = op(a) op(b)          (c += op(a) op(b) when acc)
+//
+// where op(a) is m x k (a is stored k x m when ta), op(b) is k x n (b is stored n x k when tb)
+// and c is m x n, all row-major with no padding between rows.
+func Mul(c, a, b []float32, m, k, n int, ta, tb, acc bool) {
+	var w Workspace
+	w.Mul(c, a, b, m, k, n, ta, tb, acc, 1)
+}
+
+// Mul is the package-level Mul on w's buffers, splitting the rows of c over up to workers
+// goroutines when the product is large enough to gain from it.
+func (w *Workspace) Mul(c, a, b []float32, m, k, n int, ta, tb, acc bool, workers int) {
+	if len(c) < m*n || len(a) < m*k || len(b) < k*n {
+		panic("sgemm: slice too short for the dimensions")
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		if !acc {
+			clear(c[:m*n])
+		}
+		return
+	}
+	if !hasKernel {
+		portable(c, a, b, m, k, n, ta, tb, acc)
+		return
+	}
+	w.kernelMul(c, a, b, m, k, n, ta, tb, acc, workers)
+}
+
+// kernelMul runs the product in passes of depth kc: each pass packs its slices of op(a) and
+// op(b) and accumulates into c.
+func (w *Workspace) kernelMul(c, a, b []float32, m, k, n int, ta, tb, acc bool, workers int) {
+	for p0 := 0; p0 < k; p0 += kc {
+		w.pass(c, a, b, m, k, n, p0, min(kc, k-p0), ta, tb, acc || p0 > 0, workers)
+	}
+}
+
+// pass accumulates op(a)[:, p0:p0+kk] op(b)[p0:p0+kk, :] into c (or stores it when !acc).
+func (w *Workspace) pass(c, a, b []float32, m, k, n, p0, kk int, ta, tb, acc bool, workers int) {
+	mp, np := (m+mr-1)/mr, (n+nr-1)/nr
+	w.bp = grow(w.bp, np*nr*kk)
+	packB(w.bp, b, k, n, p0, kk, tb)
+	w.ap = grow(w.ap, mp*mr*kk)
+	packA(w.ap, a, m, k, p0, kk, ta)
+	k = kk
+	workers = max(1, min(workers, mp, runtime.GOMAXPROCS(0)))
+	if m*n*k < 1<<18 {
+		workers = 1
+	}
+	for len(w.tiles) < workers {
+		w.tiles = append(w.tiles, [mr * nr]float32{})
+	}
+	run := func(wk, lo, hi int) {
+		tile := &w.tiles[wk]
+		for ip := lo; ip < hi; ip++ {
+			i0 := ip * mr
+			ap := &w.ap[ip*mr*k]
+			rows := min(mr, m-i0)
+			for jp := 0; jp < np; jp++ {
+				j0 := jp * nr
+				bp := &w.bp[jp*nr*k]
+				cols := min(nr, n-j0)
+				if rows == mr && cols == nr {
+					kernel6x16(k, ap, bp, &c[i0*n+j0], n, acc)
+					continue
+				}
+				kernel6x16(k, ap, bp, &tile[0], nr, false)
+				for i := 0; i < rows; i++ {
+					dst := c[(i0+i)*n+j0 : (i0+i)*n+j0+cols]
+					src := tile[i*nr : i*nr+cols]
+					if acc {
+						for j, v := range src {
+							dst[j] += v
+						}
+					} else {
+						copy(dst, src)
+					}
+				}
+			}
+		}
+	}
+	if workers == 1 {
+		run(0, 0, mp)
+		return
+	}
+	var wg sync.WaitGroup
+	for wk := 0; wk < workers; wk++ {
+		lo, hi := wk*mp/workers, (wk+1)*mp/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(wk, lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// packB writes rows p0..p0+kk of op(b) (k x n) as panels of nr columns: panel jp holds, for
+// every p, op(b)[p0+p][jp*nr : jp*nr+nr], zero-padded past n.
+func packB(dst, b []float32, k, n, p0, kk int, tb bool) {
+	np := (n + nr - 1) / nr
+	for jp := 0; jp < np; jp++ {
+		j0 := jp * nr
+		cols := min(nr, n-j0)
+		panel := dst[jp*nr*kk : (jp+1)*nr*kk]
+		if !tb {
+			for p := 0; p < kk; p++ {
+				row := panel[p*nr : p*nr+nr]
+				copy(row, b[(p0+p)*n+j0:(p0+p)*n+j0+cols])
+				clear(row[cols:])
+			}
+			continue
+		}
+		if cols < nr {
+			clear(panel)
+		}
+		for j := 0; j < cols; j++ {
+			src := b[(j0+j)*k+p0 : (j0+j)*k+p0+kk]
+			for p, v := range src {
+				panel[p*nr+j] = v
+			}
+		}
+	}
+}
+
+// packA writes columns p0..p0+kk of op(a) (m x k) as panels of mr rows: panel ip holds, for
+// every p, op(a)[ip*mr : ip*mr+mr][p0+p], zero-padded past m.
+func packA(dst, a []float32, m, k, p0, kk int, ta bool) {
+	mp := (m + mr - 1) / mr
+	for ip := 0; ip < mp; ip++ {
+		i0 := ip * mr
+		rows := min(mr, m-i0)
+		panel := dst[ip*mr*kk : (ip+1)*mr*kk]
+		if rows < mr {
+			clear(panel)
+		}
+		if ta {
+			for p := 0; p < kk; p++ {
+				copy(panel[p*mr:p*mr+rows], a[(p0+p)*m+i0:(p0+p)*m+i0+rows])
+			}
+			continue
+		}
+		for i := 0; i < rows; i++ {
+			src := a[(i0+i)*k+p0 : (i0+i)*k+p0+kk]
+			for p, v := range src {
+				panel[p*mr+i] = v
+			}
+		}
+	}
+}
+
+// portable is the product without the assembly kernel.
+func portable(c, a, b []float32, m, k, n int, ta, tb, acc bool) {
+	if !acc {
+		clear(c[:m*n])
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*n : (i+1)*n]
+		for p := 0; p < k; p++ {
+			av := a[i*k+p]
+			if ta {
+				av = a[p*m+i]
+			}
+			if av == 0 {
+				continue
+			}
+			if tb {
+				for j := range row {
+					row[j] += av * b[j*k+p]
+				}
+				continue
+			}
+			for j, bv := range b[p*n : (p+1)*n] {
+				row[j] += av * bv
+			}
+		}
+	}
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
