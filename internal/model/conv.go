@@ -79,11 +79,14 @@ type convCache[T float] struct {
 	n     int
 	acts  [][]T     // acts[l]: input of block l, (n, c, h, w); acts[L] the output
 	cols  [][]T     // cols[l]: im2col of every sample, (n, kk, hw)
-	pre   [][]T     // post-BatchNorm, pre-ReLU values, (n, out, hw)
-	xhat  [][]T     // normalised values, (n, out, hw)
+	xhat  [][]T     // BatchNorm-normalised conv outputs (n, out, hw); the raw outputs before
 	arg   [][]int32 // argmax of every pooling window, (n, out, pooledHW)
 	inv   [][]float64
 	grads [][]T // per op input (index 0 unused: the data input needs no gradient)
+	// per-worker partial sums and per-channel affine maps, reused
+	moments          [][]float64
+	scale, shift, kx []T
+	sums             [][]float64
 	ws    []*scratch[T]
 	dPre  []T
 	dAct  [][]T
@@ -137,14 +140,12 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 		c = &convCache[T]{n: n}
 		c.acts = make([][]T, L+1)
 		c.cols = make([][]T, L)
-		c.pre = make([][]T, L)
 		c.xhat = make([][]T, L)
 		c.arg = make([][]int32, L)
 		c.inv = make([][]float64, L)
 		c.acts[0] = make([]T, n*op.blocks[0].c*op.blocks[0].hw)
 		for i, b := range op.blocks {
 			c.cols[i] = make([]T, n*b.kk*b.hw)
-			c.pre[i] = make([]T, n*b.out*b.hw)
 			c.xhat[i] = make([]T, n*b.out*b.hw)
 			c.arg[i] = make([]int32, n*b.out*b.pooledHW)
 			c.inv[i] = make([]float64, b.out)
@@ -158,40 +159,160 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 	op.gen++
 	op.inputs = append(op.inputs[:0], vals...)
 	copy(c.acts[0], data[T](vals[0], op.name))
+	nw := len(c.ws)
 	for i, b := range op.blocks {
 		w := data[T](vals[b.wIdx], op.name)
 		bias := data[T](vals[b.wIdx+1], op.name)
 		gamma, beta := data[T](vals[b.wIdx+2], op.name), data[T](vals[b.wIdx+3], op.name)
-		in, cols, pre := c.acts[i], c.cols[i], c.pre[i]
+		in, cols, z := c.acts[i], c.cols[i], c.xhat[i]
+		// per worker, per channel: sum and sum of squares of z - bias (shifted moments)
+		if len(c.moments) < nw {
+			c.moments = make([][]float64, nw)
+		}
 		parallelFor(n, func(wk, lo, hi int) {
+			mom := growF64(&c.moments[wk], 2*b.out)
 			for s := lo; s < hi; s++ {
 				col := cols[s*b.kk*b.hw : (s+1)*b.kk*b.hw]
 				im2col(col, in[s*b.c*b.hw:(s+1)*b.c*b.hw], b.c, b.h, b.w, b.k)
-				z := pre[s*b.out*b.hw : (s+1)*b.out*b.hw]
-				gemm(z, w, col, b.out, b.kk, b.hw, false, false, false, c.ws[wk])
+				zs := z[s*b.out*b.hw : (s+1)*b.out*b.hw]
+				gemm(zs, w, col, b.out, b.kk, b.hw, false, false, false, c.ws[wk])
 				for ch := 0; ch < b.out; ch++ {
-					bv := bias[ch]
-					row := z[ch*b.hw : (ch+1)*b.hw]
-					for j := range row {
-						row[j] += bv
+					var ps, pq T
+					for _, v := range zs[ch*b.hw : (ch+1)*b.hw] {
+						ps += v
+						pq += v * v
 					}
+					mom[2*ch] += float64(ps)
+					mom[2*ch+1] += float64(pq)
 				}
 			}
 		})
+		// the bias shifts z and its mean alike, so it cancels in BatchNorm's output; it only
+		// enters the running mean
+		scale, shift := growT(&c.scale, b.out), growT(&c.shift, b.out)
+		rm, rv := b.bn.mean.Data().([]T), b.bn.variance.Data().([]T)
 		if op.training {
-			bnTrainNCHW(pre, c.xhat[i], c.inv[i], gamma, beta, b.bn, n, b.out, b.hw)
+			cnt := float64(n * b.hw)
+			m := b.bn.Momentum
+			for ch := 0; ch < b.out; ch++ {
+				var sum, sq float64
+				for wk := 0; wk < nw; wk++ {
+					if len(c.moments[wk]) > 2*ch {
+						sum += c.moments[wk][2*ch]
+						sq += c.moments[wk][2*ch+1]
+					}
+				}
+				mean := sum / cnt
+				v := max(sq/cnt-mean*mean, 0)
+				inv := 1 / math.Sqrt(v+b.bn.Eps)
+				c.inv[i][ch] = inv
+				rm[ch] = T((1-m)*float64(rm[ch]) + m*(mean+float64(bias[ch])))
+				unbiased := v
+				if cnt > 1 {
+					unbiased = v * cnt / (cnt - 1)
+				}
+				rv[ch] = T((1-m)*float64(rv[ch]) + m*unbiased)
+				scale[ch], shift[ch] = T(inv), T(-mean*inv) // xhat = z*scale + shift
+			}
 		} else {
-			bnEvalNCHW(pre, gamma, beta, b.bn, n, b.out, b.hw)
+			for ch := 0; ch < b.out; ch++ {
+				inv := 1 / math.Sqrt(float64(rv[ch])+b.bn.Eps)
+				scale[ch], shift[ch] = T(inv), T((float64(bias[ch])-float64(rm[ch]))*inv)
+			}
 		}
 		next, arg := c.acts[i+1], c.arg[i]
 		parallelFor(n, func(_, lo, hi int) {
 			for s := lo; s < hi; s++ {
-				reluPool(next[s*b.out*b.pooledHW:(s+1)*b.out*b.pooledHW], arg[s*b.out*b.pooledHW:(s+1)*b.out*b.pooledHW],
-					pre[s*b.out*b.hw:(s+1)*b.out*b.hw], b.out, b.h, b.w, b.pool)
+				normReluPool(next[s*b.out*b.pooledHW:(s+1)*b.out*b.pooledHW], arg[s*b.out*b.pooledHW:(s+1)*b.out*b.pooledHW],
+					z[s*b.out*b.hw:(s+1)*b.out*b.hw], scale, shift, gamma, beta, b.out, b.h, b.w, b.pool)
 			}
 		})
 	}
 	copy(outT.Data().([]T), c.acts[L])
+}
+
+func growF64(p *[]float64, n int) []float64 {
+	if cap(*p) < n {
+		*p = make([]float64, n)
+	}
+	*p = (*p)[:n]
+	clear(*p)
+	return *p
+}
+
+func growT[T float](p *[]T, n int) []T {
+	if cap(*p) < n {
+		*p = make([]T, n)
+	}
+	*p = (*p)[:n]
+	return *p
+}
+
+// normReluPool finishes a block for one sample: z (c, h, w) becomes xhat = z*scale + shift in
+// place (per channel), the block output y = gamma*xhat + beta goes through ReLU and p x p max
+// pooling into dst, and arg records each window's maximum position (the first on ties).
+func normReluPool[T float](dst []T, arg []int32, z, scale, shift, gamma, beta []T, c, h, w, p int) {
+	oh, ow := h/p, w/p
+	for ch := 0; ch < c; ch++ {
+		img := z[ch*h*w : (ch+1)*h*w]
+		sc, sh := scale[ch], shift[ch]
+		for j, v := range img {
+			img[j] = v*sc + sh
+		}
+		g, bt := gamma[ch], beta[ch]
+		o := ch * oh * ow
+		d, a := dst[o:o+oh*ow], arg[o:o+oh*ow]
+		if p == 2 {
+			for i := 0; i < oh; i++ {
+				r0 := img[2*i*w : (2*i+1)*w]
+				r1 := img[(2*i+1)*w : (2*i+2)*w]
+				di, ai := d[i*ow:(i+1)*ow], a[i*ow:(i+1)*ow]
+				base := int32(2 * i * w)
+				for j := range di {
+					j2 := 2 * j
+					best, bv := base+int32(j2), r0[j2]
+					if v := r0[j2+1]; v > bv {
+						best, bv = base+int32(j2+1), v
+					}
+					if v := r1[j2]; v > bv {
+						best, bv = base+int32(w+j2), v
+					}
+					if v := r1[j2+1]; v > bv {
+						best, bv = base+int32(w+j2+1), v
+					}
+					di[j] = max(g*bv+bt, 0)
+					ai[j] = best
+				}
+			}
+			if g <= 0 {
+				// a gamma <= 0 reverses (or flattens) the order: pool y itself
+				poolGeneric(d, a, img, g, bt, h, w, p)
+			}
+			continue
+		}
+		poolGeneric(d, a, img, g, bt, h, w, p)
+	}
+}
+
+// poolGeneric is ReLU and max pooling of y = g*xhat + bt over p x p windows of one channel.
+func poolGeneric[T float](d []T, a []int32, xhat []T, g, bt T, h, w, p int) {
+	oh, ow := h/p, w/p
+	for i := 0; i < oh; i++ {
+		for j := 0; j < ow; j++ {
+			best := int32((i*p)*w + j*p)
+			bv := g*xhat[best] + bt
+			for di := 0; di < p; di++ {
+				for dj := 0; dj < p; dj++ {
+					idx := int32((i*p+di)*w + j*p + dj)
+					if v := g*xhat[idx] + bt; v > bv {
+						best, bv = idx, v
+					}
+				}
+			}
+			d[i*ow+j] = max(bv, 0)
+			a[i*ow+j] = best
+		}
+	}
 }
 
 // im2col writes the k x k patches (zero-padded by k/2) of a (c, h, w) image as a
@@ -251,124 +372,9 @@ func col2im[T float](dst, cols []T, c, h, w, k int) {
 	}
 }
 
-// reluPool applies ReLU and p x p max pooling (stride p, floor) to a (c, h, w) map, recording
-// the position of every window's maximum (the first one on ties).
-func reluPool[T float](dst []T, arg []int32, x []T, c, h, w, p int) {
-	if p == 2 {
-		reluPool2(dst, arg, x, c, h, w)
-		return
-	}
-	oh, ow := h/p, w/p
-	for ch := 0; ch < c; ch++ {
-		img := x[ch*h*w : (ch+1)*h*w]
-		for i := 0; i < oh; i++ {
-			for j := 0; j < ow; j++ {
-				best := int32((i*p)*w + j*p)
-				bv := img[best]
-				for di := 0; di < p; di++ {
-					for dj := 0; dj < p; dj++ {
-						idx := int32((i*p+di)*w + j*p + dj)
-						if img[idx] > bv {
-							best, bv = idx, img[idx]
-						}
-					}
-				}
-				o := ch*oh*ow + i*ow + j
-				dst[o] = max(bv, 0)
-				arg[o] = best
-			}
-		}
-	}
-}
 
-// reluPool2 is reluPool for 2 x 2 windows.
-func reluPool2[T float](dst []T, arg []int32, x []T, c, h, w int) {
-	oh, ow := h/2, w/2
-	for ch := 0; ch < c; ch++ {
-		img := x[ch*h*w : (ch+1)*h*w]
-		for i := 0; i < oh; i++ {
-			r0 := img[2*i*w : (2*i+1)*w]
-			r1 := img[(2*i+1)*w : (2*i+2)*w]
-			o := ch*oh*ow + i*ow
-			d, a := dst[o:o+ow], arg[o:o+ow]
-			base := int32(2 * i * w)
-			for j := range d {
-				j2 := 2 * j
-				best, bv := base+int32(j2), r0[j2]
-				if v := r0[j2+1]; v > bv {
-					best, bv = base+int32(j2+1), v
-				}
-				if v := r1[j2]; v > bv {
-					best, bv = base+int32(w+j2), v
-				}
-				if v := r1[j2+1]; v > bv {
-					best, bv = base+int32(w+j2+1), v
-				}
-				d[j] = max(bv, 0)
-				a[j] = best
-			}
-		}
-	}
-}
 
-// bnTrainNCHW normalises x (n, c, hw) in place per channel with batch statistics (see
-// bnTrain2D for the rule).
-func bnTrainNCHW[T float](x, xhat []T, invstd []float64, gamma, beta []T, st *BNState, n, c, hw int) {
-	cnt := float64(n * hw)
-	rm, rv := st.mean.Data().([]T), st.variance.Data().([]T)
-	m := st.Momentum
-	for ch := 0; ch < c; ch++ {
-		// shifted one-pass moments: exact enough in float64 and half the memory traffic
-		shift := float64(x[ch*hw])
-		var sum, sq float64
-		for s := 0; s < n; s++ {
-			var ps, pq T
-			for _, v := range x[(s*c+ch)*hw : (s*c+ch+1)*hw] {
-				d := v - T(shift)
-				ps += d
-				pq += d * d
-			}
-			sum += float64(ps)
-			sq += float64(pq)
-		}
-		mean := shift + sum/cnt
-		ss := max(sq-sum*sum/cnt, 0)
-		v := ss / cnt
-		inv := 1 / math.Sqrt(v+st.Eps)
-		invstd[ch] = inv
-		rm[ch] = T((1-m)*float64(rm[ch]) + m*mean)
-		unbiased := v
-		if cnt > 1 {
-			unbiased = ss / (cnt - 1)
-		}
-		rv[ch] = T((1-m)*float64(rv[ch]) + m*unbiased)
-		g, b, mu, iv := gamma[ch], beta[ch], T(mean), T(inv)
-		for s := 0; s < n; s++ {
-			row, hr := x[(s*c+ch)*hw:(s*c+ch+1)*hw], xhat[(s*c+ch)*hw:(s*c+ch+1)*hw]
-			for j, v := range row {
-				h := (v - mu) * iv
-				hr[j] = h
-				row[j] = g*h + b
-			}
-		}
-	}
-}
 
-// bnEvalNCHW normalises x (n, c, hw) in place with the running statistics.
-func bnEvalNCHW[T float](x, gamma, beta []T, st *BNState, n, c, hw int) {
-	rm, rv := st.mean.Data().([]T), st.variance.Data().([]T)
-	for ch := 0; ch < c; ch++ {
-		inv := 1 / math.Sqrt(float64(rv[ch])+st.Eps)
-		scale := T(float64(gamma[ch]) * inv)
-		shift := T(float64(beta[ch]) - float64(rm[ch])*float64(gamma[ch])*inv)
-		for s := 0; s < n; s++ {
-			row := x[(s*c+ch)*hw : (s*c+ch+1)*hw]
-			for j, v := range row {
-				row[j] = v*scale + shift
-			}
-		}
-	}
-}
 
 func (op *convStackOp) DiffWRT(n int) []bool {
 	out := make([]bool, n)
@@ -464,33 +470,53 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 			c.dPre = make([]T, size)
 		}
 		dz := c.dPre[:size]
-		clear(dz)
-		dOut, arg, pre := c.dAct[i+1], c.arg[i], c.pre[i]
-		// max-pool and ReLU backward: only window maxima with positive values pass
-		for s := 0; s < n; s++ {
-			for ch := 0; ch < b.out; ch++ {
-				base := (s*b.out + ch) * b.hw
-				o := (s*b.out + ch) * b.pooledHW
-				for q := 0; q < b.pooledHW; q++ {
-					idx := base + int(arg[o+q])
-					if pre[idx] > 0 {
-						dz[idx] += dOut[o+q]
-					}
-				}
-			}
+		dOut, arg, xhat := c.dAct[i+1], c.arg[i], c.xhat[i]
+		gamma, beta := data[T](op.inputs[b.wIdx+2], op.name), data[T](op.inputs[b.wIdx+3], op.name)
+		if len(c.sums) < nw {
+			c.sums = make([][]float64, nw)
 		}
-		gamma := data[T](op.inputs[b.wIdx+2], op.name)
-		bnBackwardNCHW(dz, c.xhat[i], c.inv[i], gamma, c.grads[b.wIdx+2], c.grads[b.wIdx+3], n, b.out, b.hw)
-		db := c.grads[b.wIdx+1]
-		clear(db)
-		for s := 0; s < n; s++ {
-			for ch := 0; ch < b.out; ch++ {
-				var sum T
-				for _, v := range dz[(s*b.out+ch)*b.hw : (s*b.out+ch+1)*b.hw] {
-					sum += v
+		// max-pool and ReLU backward: each window's gradient goes to its maximum when that is
+		// positive; the BatchNorm sums need only those positions
+		parallelFor(n, func(wk, lo, hi int) {
+			sums := growF64(&c.sums[wk], 2*b.out)
+			for s := lo; s < hi; s++ {
+				clear(dz[s*b.out*b.hw : (s+1)*b.out*b.hw])
+				for ch := 0; ch < b.out; ch++ {
+					g, bt := gamma[ch], beta[ch]
+					base := (s*b.out + ch) * b.hw
+					o := (s*b.out + ch) * b.pooledHW
+					var sdy, sdyx T
+					for q, pos := range arg[o : o+b.pooledHW] {
+						idx := base + int(pos)
+						xh := xhat[idx]
+						if g*xh+bt > 0 {
+							v := dOut[o+q]
+							dz[idx] += v
+							sdy += v
+							sdyx += v * xh
+						}
+					}
+					sums[2*ch] += float64(sdy)
+					sums[2*ch+1] += float64(sdyx)
 				}
-				db[ch] += sum
 			}
+		})
+		dgamma, dbeta, db := c.grads[b.wIdx+2], c.grads[b.wIdx+3], c.grads[b.wIdx+1]
+		cnt := float64(n * b.hw)
+		kc, ks, kx := growT(&c.scale, b.out), growT(&c.shift, b.out), growT(&c.kx, b.out)
+		for ch := 0; ch < b.out; ch++ {
+			var sdy, sdyx float64
+			for wk := 0; wk < nw; wk++ {
+				if len(c.sums[wk]) > 2*ch {
+					sdy += c.sums[wk][2*ch]
+					sdyx += c.sums[wk][2*ch+1]
+				}
+			}
+			dgamma[ch], dbeta[ch] = T(sdyx), T(sdy)
+			k := float64(gamma[ch]) * c.inv[i][ch] / cnt
+			kc[ch], ks[ch], kx[ch] = T(k*cnt), T(k*sdy), T(k*sdyx)
+			// the bias before BatchNorm has no effect on the loss: its exact gradient is 0
+			db[ch] = 0
 		}
 		w := data[T](op.inputs[b.wIdx], op.name)
 		for k := range c.dwPar {
@@ -509,6 +535,14 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 			ws := c.ws[wk]
 			for s := lo; s < hi; s++ {
 				dzs := dz[s*b.out*b.hw : (s+1)*b.out*b.hw]
+				xs := xhat[s*b.out*b.hw : (s+1)*b.out*b.hw]
+				for ch := 0; ch < b.out; ch++ {
+					a1, a2, a3 := kc[ch], ks[ch], kx[ch]
+					row, hr := dzs[ch*b.hw:(ch+1)*b.hw], xs[ch*b.hw:(ch+1)*b.hw]
+					for j, v := range row {
+						row[j] = a1*v - a2 - hr[j]*a3
+					}
+				}
 				col := cols[s*b.kk*b.hw : (s+1)*b.kk*b.hw]
 				gemm(c.dwPar[wk], dzs, col, b.out, b.hw, b.kk, false, true, true, ws)
 				if dIn != nil {
@@ -530,29 +564,3 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 	return c.grads
 }
 
-// bnBackwardNCHW is bnBackward2D per channel over the (n, hw) values of a (n, c, hw) tensor.
-func bnBackwardNCHW[T float](g, xhat []T, invstd []float64, gamma, dgamma, dbeta []T, n, c, hw int) {
-	cnt := float64(n * hw)
-	for ch := 0; ch < c; ch++ {
-		var sdy, sdyx float64
-		for s := 0; s < n; s++ {
-			gr, hr := g[(s*c+ch)*hw:(s*c+ch+1)*hw], xhat[(s*c+ch)*hw:(s*c+ch+1)*hw]
-			var a, b T
-			for j, v := range gr {
-				a += v
-				b += v * hr[j]
-			}
-			sdy += float64(a)
-			sdyx += float64(b)
-		}
-		dgamma[ch], dbeta[ch] = T(sdyx), T(sdy)
-		k := float64(gamma[ch]) * invstd[ch] / cnt
-		kc, ks, kx := T(k*cnt), T(k*sdy), T(k*sdyx)
-		for s := 0; s < n; s++ {
-			gr, hr := g[(s*c+ch)*hw:(s*c+ch+1)*hw], xhat[(s*c+ch)*hw:(s*c+ch+1)*hw]
-			for j, v := range gr {
-				gr[j] = kc*v - ks - hr[j]*kx
-			}
-		}
-	}
-}
