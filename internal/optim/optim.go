@@ -7,6 +7,8 @@ package optim
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 )
 
 // Var is one parameter and its gradient, both []float32 or both []float64 of equal length.
@@ -85,24 +87,76 @@ func (a *Adam) Step(vars []Var, lr float64) error {
 		if _, ok := a.m[p.Name]; !ok {
 			a.m[p.Name], a.v[p.Name] = zerosLike(p.Value), zerosLike(p.Value)
 		}
+	}
+	return parallelVars(vars, func(p Var) error {
 		wd := 0.0
 		if p.Decay {
 			wd = a.WeightDecay
 		}
-		var err error
 		switch w := p.Value.(type) {
 		case []float32:
-			err = adamStep(w, p.Grad, a.m[p.Name], a.v[p.Name], lr, a.Beta1, a.Beta2, a.Eps, wd, bc1, bc2)
+			return adamStep(w, p.Grad, a.m[p.Name], a.v[p.Name], lr, a.Beta1, a.Beta2, a.Eps, wd, bc1, bc2)
 		case []float64:
-			err = adamStep(w, p.Grad, a.m[p.Name], a.v[p.Name], lr, a.Beta1, a.Beta2, a.Eps, wd, bc1, bc2)
-		default:
-			err = fmt.Errorf("optim: parameter %s has type %T", p.Name, p.Value)
+			return adamStep(w, p.Grad, a.m[p.Name], a.v[p.Name], lr, a.Beta1, a.Beta2, a.Eps, wd, bc1, bc2)
 		}
+		return fmt.Errorf("optim: parameter %s has type %T", p.Name, p.Value)
+	})
+}
+
+// parallelVars applies update to every parameter, splitting the parameters into
+// GOMAXPROCS groups of about equal size that run concurrently (each parameter's update is
+// independent, so the result does not depend on the split).
+func parallelVars(vars []Var, update func(Var) error) error {
+	workers := runtime.GOMAXPROCS(0)
+	total := 0
+	for _, p := range vars {
+		total += size(p.Value)
+	}
+	if workers < 2 || total < 1<<15 {
+		for _, p := range vars {
+			if err := update(p); err != nil {
+				return fmt.Errorf("%s: %w", p.Name, err)
+			}
+		}
+		return nil
+	}
+	errs := make([]error, len(vars))
+	var wg sync.WaitGroup
+	// contiguous groups of parameters holding about total/workers values each
+	start, acc, group := 0, 0, 0
+	for i, p := range vars {
+		acc += size(p.Value)
+		if acc*workers < total*(group+1) && i != len(vars)-1 {
+			continue
+		}
+		lo, hi := start, i+1
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := lo; j < hi; j++ {
+				errs[j] = update(vars[j])
+			}
+		}()
+		start = i + 1
+		group++
+	}
+	wg.Wait()
+	for i, err := range errs {
 		if err != nil {
-			return fmt.Errorf("%s: %w", p.Name, err)
+			return fmt.Errorf("%s: %w", vars[i].Name, err)
 		}
 	}
 	return nil
+}
+
+func size(v any) int {
+	switch d := v.(type) {
+	case []float32:
+		return len(d)
+	case []float64:
+		return len(d)
+	}
+	return 0
 }
 
 func adamStep[T float](w []T, grad, mAny, vAny any, lr, b1, b2, eps, wd, bc1, bc2 float64) error {

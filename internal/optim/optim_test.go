@@ -142,3 +142,45 @@ func TestScheduleLR(t *testing.T) {
 		t.Error("unknown schedule accepted")
 	}
 }
+
+// TestParallelUpdateMatchesSequential updates many large parameters (split over goroutines
+// when GOMAXPROCS > 1) and compares with one parameter updated at a time.
+func TestParallelUpdateMatchesSequential(t *testing.T) {
+	mk := func() ([]Var, [][]float32) {
+		var vars []Var
+		var ws [][]float32
+		for i := 0; i < 7; i++ {
+			w, g := make([]float32, 9000+i*1000), make([]float32, 9000+i*1000)
+			for j := range w {
+				w[j] = float32(j%13) / 7
+				g[j] = float32((j*7+i)%11)/5 - 1
+			}
+			vars = append(vars, Var{Name: string(rune('a' + i)), Value: w, Grad: g, Decay: i%2 == 0})
+			ws = append(ws, w)
+		}
+		return vars, ws
+	}
+	all, wa := mk()
+	one, wb := mk()
+	a := &Adam{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 1e-4}
+	b := &Adam{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 1e-4}
+	for step := 0; step < 3; step++ {
+		if err := a.Step(all, 1e-3); err != nil {
+			t.Fatal(err)
+		}
+		b.t = int64(step) // b steps each parameter on its own, with the same bias correction
+		for _, v := range one {
+			b.t = int64(step)
+			if err := b.Step([]Var{v}, 1e-3); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range wa {
+		for j := range wa[i] {
+			if wa[i][j] != wb[i][j] {
+				t.Fatalf("param %d[%d]: %v vs %v", i, j, wa[i][j], wb[i][j])
+			}
+		}
+	}
+}
