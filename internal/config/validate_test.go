@@ -92,7 +92,7 @@ func TestValidateRules(t *testing.T) {
 		{"hard.mode", func(c *Config) { c.Hard.Mode = "always" }, "hard.mode", `use one of "once", "every-epoch"`},
 		{"hard.warmup_epochs", func(c *Config) { c.Hard.WarmupEpochs = -1 }, "hard.warmup_epochs", ">= 0"},
 		{"warm-up needed for HCR", func(c *Config) { c.Hard.WarmupEpochs = 0 }, "hard.warmup_epochs", "loss.beta"},
-		{"variance needs PME", func(c *Config) { c.Model.PME = false }, "hard.by", "model.pme=false"},
+		{"variance needs PME", func(c *Config) { c.Model.PME = false; c.Hard.By = "variance" }, "hard.by", "model.pme=false"},
 
 		{"dropout.mode", func(c *Config) { c.Dropout.Mode = "random" }, "dropout.mode", `use one of "uniform", "none", "explicit"`},
 		{"explicit without probs", func(c *Config) { c.Dropout.Mode = "explicit" }, "dropout.probs", "empty"},

@@ -51,7 +51,7 @@ type denseCache[T float] struct {
 	pre    [][]T // pre-ReLU values (after BatchNorm if any)
 	invstd [][]float64
 	grads  [][]T // per op input: dx, then each parameter's gradient
-	dy, dz []T
+	out    *tensor.Dense
 	s      scratch[T]
 }
 
@@ -96,21 +96,20 @@ func (op *denseStackOp) Do(vals ...G.Value) (G.Value, error) {
 	if x.Shape()[1] != op.layers[0].in {
 		return nil, fmt.Errorf("%s: input has %d features, want %d", op.name, x.Shape()[1], op.layers[0].in)
 	}
-	out := newLike(x.Dtype(), n, op.layers[len(op.layers)-1].out)
 	switch x.Dtype() {
 	case tensor.Float32:
-		denseForward[float32](op, vals, n, out)
+		return denseForward[float32](op, vals, n), nil
 	case tensor.Float64:
-		denseForward[float64](op, vals, n, out)
-	default:
-		return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, x.Dtype())
+		return denseForward[float64](op, vals, n), nil
 	}
-	return out, nil
+	return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, x.Dtype())
 }
 
 func data[T float](v G.Value, name string) []T { return dense(v, name).Data().([]T) }
 
-func denseForward[T float](op *denseStackOp, vals []G.Value, n int, outT *tensor.Dense) {
+// denseForward runs the stack. The returned tensor is the cache's own output buffer, reused
+// from call to call: nothing here reads it again, so Gorgonia may overwrite it in place.
+func denseForward[T float](op *denseStackOp, vals []G.Value, n int) *tensor.Dense {
 	c, _ := op.cache.(*denseCache[T])
 	if c == nil || c.n != n {
 		c = &denseCache[T]{n: n}
@@ -120,7 +119,9 @@ func denseForward[T float](op *denseStackOp, vals []G.Value, n int, outT *tensor
 		c.xhat = make([][]T, L)
 		c.pre = make([][]T, L)
 		c.invstd = make([][]float64, L)
-		c.acts[0] = make([]T, n*op.layers[0].in)
+		if op.needDX {
+			c.acts[0] = make([]T, n*op.layers[0].in)
+		}
 		for i, l := range op.layers {
 			c.acts[i+1] = make([]T, n*l.out)
 			c.pre[i] = make([]T, n*l.out)
@@ -129,27 +130,36 @@ func denseForward[T float](op *denseStackOp, vals []G.Value, n int, outT *tensor
 				c.invstd[i] = make([]float64, l.out)
 			}
 		}
+		c.out = tensor.New(tensor.WithShape(n, op.layers[L-1].out), tensor.WithBacking(c.acts[L]))
 		op.cache = c
 	}
 	op.gen++
 	op.inputs = append(op.inputs[:0], vals...)
-	copy(c.acts[0], data[T](vals[0], op.name))
+	if op.needDX {
+		// the input is another op's output, which Gorgonia may overwrite before backward
+		copy(c.acts[0], data[T](vals[0], op.name))
+	} else {
+		// a data input stays untouched until the next step
+		c.acts[0] = data[T](vals[0], op.name)
+	}
 	for i, l := range op.layers {
 		in, z := c.acts[i], c.pre[i]
 		w, b := data[T](vals[l.w], op.name), data[T](vals[l.b], op.name)
 		gemm(z, in, w, n, l.in, l.out, false, false, false, &c.s)
-		for r := 0; r < n; r++ {
-			row := z[r*l.out : (r+1)*l.out]
-			for j := range row {
-				row[j] += b[j]
+		if l.bn == nil {
+			for r := 0; r < n; r++ {
+				row := z[r*l.out : (r+1)*l.out]
+				for j := range row {
+					row[j] += b[j]
+				}
 			}
-		}
-		if l.bn != nil {
+		} else {
+			// BatchNorm removes a constant shift, so the bias only moves the running mean
 			gamma, beta := data[T](vals[l.gamma], op.name), data[T](vals[l.gamma+1], op.name)
 			if op.training {
-				bnTrain2D(z, c.xhat[i], c.invstd[i], gamma, beta, l.bn, n, l.out)
+				bnTrain2D(z, c.xhat[i], c.invstd[i], gamma, beta, b, l.bn, n, l.out)
 			} else {
-				bnEval2D(z, gamma, beta, l.bn, n, l.out)
+				bnEval2D(z, gamma, beta, b, l.bn, n, l.out)
 			}
 		}
 		a := c.acts[i+1]
@@ -161,13 +171,14 @@ func denseForward[T float](op *denseStackOp, vals []G.Value, n int, outT *tensor
 			copy(a, z)
 		}
 	}
-	copy(outT.Data().([]T), c.acts[len(op.layers)])
+	return c.out
 }
 
-// bnTrain2D normalises z (n, ch) in place with its batch statistics (biased variance),
-// scales and shifts it, records xhat and 1/std, and moves the running statistics (unbiased
-// variance) by the state's momentum.
-func bnTrain2D[T float](z, xhat []T, invstd []float64, gamma, beta []T, st *BNState, n, ch int) {
+// bnTrain2D normalises z + bias (z is (n, ch), bias per channel) in place with its batch
+// statistics (biased variance), scales and shifts it, records xhat and 1/std, and moves the
+// running statistics (unbiased variance) by the state's momentum. The bias cancels in the
+// normalised value, so it is only added to the running mean.
+func bnTrain2D[T float](z, xhat []T, invstd []float64, gamma, beta, bias []T, st *BNState, n, ch int) {
 	mean := make([]float64, ch)
 	vr := make([]float64, ch)
 	for r := 0; r < n; r++ {
@@ -193,7 +204,7 @@ func bnTrain2D[T float](z, xhat []T, invstd []float64, gamma, beta []T, st *BNSt
 		if n > 1 {
 			unbiased = vr[j] / float64(n-1)
 		}
-		rm[j] = T((1-m)*float64(rm[j]) + m*mean[j])
+		rm[j] = T((1-m)*float64(rm[j]) + m*(mean[j]+float64(bias[j])))
 		rv[j] = T((1-m)*float64(rv[j]) + m*unbiased)
 	}
 	for r := 0; r < n; r++ {
@@ -206,14 +217,14 @@ func bnTrain2D[T float](z, xhat []T, invstd []float64, gamma, beta []T, st *BNSt
 	}
 }
 
-// bnEval2D normalises z (n, ch) in place with the running statistics.
-func bnEval2D[T float](z, gamma, beta []T, st *BNState, n, ch int) {
+// bnEval2D normalises z + bias (z is (n, ch)) in place with the running statistics.
+func bnEval2D[T float](z, gamma, beta, bias []T, st *BNState, n, ch int) {
 	rm, rv := st.mean.Data().([]T), st.variance.Data().([]T)
 	scale, shift := make([]T, ch), make([]T, ch)
 	for j := range scale {
 		inv := 1 / math.Sqrt(float64(rv[j])+st.Eps)
 		scale[j] = T(float64(gamma[j]) * inv)
-		shift[j] = T(float64(beta[j]) - float64(rm[j])*float64(gamma[j])*inv)
+		shift[j] = T(float64(beta[j]) + (float64(bias[j])-float64(rm[j]))*float64(gamma[j])*inv)
 	}
 	for r := 0; r < n; r++ {
 		zr := z[r*ch : (r+1)*ch]
@@ -336,15 +347,22 @@ func denseBackward[T float](op *denseStackOp, dy []T, n int) [][]T {
 	L := len(op.layers)
 	slot := 3
 	g := c.s.get(slot, n*op.layers[L-1].out)
-	copy(g, dy)
+	if !op.layers[L-1].relu {
+		copy(g, dy)
+	}
 	for i := L - 1; i >= 0; i-- {
 		l := op.layers[i]
 		if l.relu {
 			pre := c.pre[i]
-			for j := range g {
+			src := g
+			if i == L-1 {
+				src = dy
+			}
+			for j, v := range src[:len(pre)] {
 				if pre[j] <= 0 {
-					g[j] = 0
+					v = 0
 				}
+				g[j] = v
 			}
 		}
 		if l.bn != nil {
@@ -353,9 +371,11 @@ func denseBackward[T float](op *denseStackOp, dy []T, n int) [][]T {
 		}
 		db := c.grads[l.b]
 		clear(db)
-		for r := 0; r < n; r++ {
-			for j, v := range g[r*l.out : (r+1)*l.out] {
-				db[j] += v
+		if l.bn == nil { // before BatchNorm the bias has no effect on the loss: db = 0
+			for r := 0; r < n; r++ {
+				for j, v := range g[r*l.out : (r+1)*l.out] {
+					db[j] += v
+				}
 			}
 		}
 		gemm(c.grads[l.w], c.acts[i], g, l.in, n, l.out, true, false, false, &c.s)
