@@ -95,7 +95,7 @@ func (a *Adam) Step(vars []Var, lr float64) error {
 		}
 		switch w := p.Value.(type) {
 		case []float32:
-			return adamStep(w, p.Grad, a.m[p.Name], a.v[p.Name], lr, a.Beta1, a.Beta2, a.Eps, wd, bc1, bc2)
+			return adamStep32(w, p.Grad, a.m[p.Name], a.v[p.Name], lr, a.Beta1, a.Beta2, a.Eps, wd, bc1, bc2, hasAdamKernel)
 		case []float64:
 			return adamStep(w, p.Grad, a.m[p.Name], a.v[p.Name], lr, a.Beta1, a.Beta2, a.Eps, wd, bc1, bc2)
 		}
@@ -174,6 +174,33 @@ func adamStep[T float](w []T, grad, mAny, vAny any, lr, b1, b2, eps, wd, bc1, bc
 		vi := b2*float64(v[i]) + (1-b2)*gi*gi
 		m[i], v[i] = T(mi), T(vi)
 		w[i] = T(float64(w[i]) - step*mi/(math.Sqrt(vi)/sbc2+eps))
+	}
+	return nil
+}
+
+// adamStep32 is adamStep for float32 parameters computed in float32 (as torch.optim.Adam
+// does for float32 parameters), on the AVX2/FMA kernel when kernel is set.
+func adamStep32(w []float32, grad, mAny, vAny any, lr, b1, b2, eps, wd, bc1, bc2 float64, kernel bool) error {
+	g, ok1 := grad.([]float32)
+	m, ok2 := mAny.([]float32)
+	v, ok3 := vAny.([]float32)
+	if !ok1 || !ok2 || !ok3 || len(g) != len(w) || len(m) != len(w) || len(v) != len(w) {
+		return fmt.Errorf("optim: gradient or state does not match the parameter")
+	}
+	step := float32(lr / bc1)
+	isb2 := float32(1 / math.Sqrt(bc2))
+	n8 := 0
+	if kernel && len(w) >= 8 {
+		n8 = len(w) &^ 7
+		k := [8]float32{float32(wd), float32(b1), float32(1 - b1), float32(b2), float32(1 - b2), -step, isb2, float32(eps)}
+		adamAVX2(&w[0], &g[0], &m[0], &v[0], n8, &k)
+	}
+	fwd, fb1, fb2, feps := float32(wd), float32(b1), float32(b2), float32(eps)
+	for i := n8; i < len(w); i++ {
+		gi := g[i] + fwd*w[i]
+		m[i] = fb1*m[i] + (1-fb1)*gi
+		v[i] = fb2*v[i] + (1-fb2)*gi*gi
+		w[i] -= step * m[i] / (float32(math.Sqrt(float64(v[i])))*isb2 + feps)
 	}
 	return nil
 }

@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package optim
+
+const hasAdamKernel = false
+
+func adamAVX2(w, gr, m, v *float32, n int, k *[8]float32) { panic("optim: no kernel") }
