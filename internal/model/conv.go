@@ -268,20 +268,25 @@ func normReluPool[T float](dst []T, arg []int32, z, scale, shift, gamma, beta []
 				r1 := img[(2*i+1)*w : (2*i+2)*w]
 				di, ai := d[i*ow:(i+1)*ow], a[i*ow:(i+1)*ow]
 				base := int32(2 * i * w)
+				if f0, ok := any(r0).([]float32); ok {
+					pool2x2f32(any(di).([]float32), ai, f0, any(r1).([]float32), float32(g), float32(bt), base, int32(w))
+					continue
+				}
 				for j := range di {
-					j2 := 2 * j
-					best, bv := base+int32(j2), r0[j2]
-					if v := r0[j2+1]; v > bv {
-						best, bv = base+int32(j2+1), v
+					a0, a1, b0, b1 := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
+					top, ti := a0, int32(0)
+					if a1 > a0 {
+						top, ti = a1, 1
 					}
-					if v := r1[j2]; v > bv {
-						best, bv = base+int32(w+j2), v
+					bot, bi := b0, int32(w)
+					if b1 > b0 {
+						bot, bi = b1, int32(w+1)
 					}
-					if v := r1[j2+1]; v > bv {
-						best, bv = base+int32(w+j2+1), v
+					if bot > top {
+						top, ti = bot, bi
 					}
-					di[j] = max(g*bv+bt, 0)
-					ai[j] = best
+					di[j] = max(g*top+bt, 0)
+					ai[j] = base + int32(2*j) + ti
 				}
 			}
 			if g <= 0 {
@@ -291,6 +296,24 @@ func normReluPool[T float](dst []T, arg []int32, z, scale, shift, gamma, beta []
 			continue
 		}
 		poolGeneric(d, a, img, g, bt, h, w, p)
+	}
+}
+
+// pool2x2f32 pools one pair of rows (r0, r1) of xhat into len(d) windows without branches:
+// the sign bit of a difference says which value is larger (a difference of 0 keeps the
+// first, as PyTorch does), so random data costs no mispredictions.
+func pool2x2f32(d []float32, a []int32, r0, r1 []float32, g, bt float32, base, w int32) {
+	r0, r1 = r0[:2*len(d)], r1[:2*len(d)]
+	a = a[:len(d)]
+	for j := range d {
+		a0, a1, b0, b1 := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
+		ti := int32(math.Float32bits(a0-a1) >> 31) // 1 when a1 > a0
+		bi := w + int32(math.Float32bits(b0-b1)>>31)
+		top, bot := max(a0, a1), max(b0, b1)
+		c := int32(math.Float32bits(top-bot) >> 31) // 1 when bot > top
+		ti += c * (bi - ti)
+		d[j] = max(g*max(top, bot)+bt, 0)
+		a[j] = base + int32(2*j) + ti
 	}
 }
 
@@ -544,7 +567,8 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 					}
 				}
 				col := cols[s*b.kk*b.hw : (s+1)*b.kk*b.hw]
-				gemm(c.dwPar[wk], dzs, col, b.out, b.hw, b.kk, false, true, true, ws)
+				// dW^T += cols dz^T: the large cols is the left operand, packed row-wise
+				gemm(c.dwPar[wk], col, dzs, b.kk, b.hw, b.out, false, true, true, ws)
 				if dIn != nil {
 					dcol := ws.get(5, b.kk*b.hw)
 					gemm(dcol, w, dzs, b.kk, b.out, b.hw, true, false, false, ws)
@@ -552,11 +576,15 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 				}
 			}
 		})
+		// sum the workers' dW^T and transpose into dW (out x kk)
 		dw := c.grads[b.wIdx]
-		copy(dw, c.dwPar[0])
-		for k := 1; k < nw; k++ {
-			for j, v := range c.dwPar[k] {
-				dw[j] += v
+		for o := 0; o < b.out; o++ {
+			for r := 0; r < b.kk; r++ {
+				var v T
+				for k := 0; k < nw; k++ {
+					v += c.dwPar[k][r*b.out+o]
+				}
+				dw[o*b.kk+r] = v
 			}
 		}
 	}

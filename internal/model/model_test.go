@@ -431,3 +431,36 @@ func TestFusedMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestPool2x2Float32 checks the branch-free float32 pooling against the plain loop,
+// including ties (the first maximum wins), negative values and zeros of either sign.
+func TestPool2x2Float32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	const c, h, w = 3, 6, 9
+	x := make([]float32, c*h*w)
+	for i := range x {
+		switch rng.IntN(4) {
+		case 0:
+			x[i] = float32(rng.IntN(3)) - 1 // many ties
+		case 1:
+			x[i] = float32(math.Copysign(0, rng.NormFloat64()))
+		default:
+			x[i] = float32(rng.NormFloat64())
+		}
+	}
+	ones, zeros := []float32{1, 1, 1}, []float32{0, 0, 0}
+	betas := []float32{0.3, -0.2, 0}
+	fast, fa := make([]float32, c*(h/2)*(w/2)), make([]int32, c*(h/2)*(w/2))
+	slow, sa := make([]float32, len(fast)), make([]int32, len(fast))
+	xf := append([]float32(nil), x...)
+	normReluPool(fast, fa, xf, ones, zeros, []float32{2, 0.5, 1}, betas, c, h, w, 2)
+	for ch := 0; ch < c; ch++ {
+		o := ch * (h / 2) * (w / 2)
+		poolGeneric(slow[o:o+(h/2)*(w/2)], sa[o:o+(h/2)*(w/2)], x[ch*h*w:(ch+1)*h*w], []float32{2, 0.5, 1}[ch], betas[ch], h, w, 2)
+	}
+	for i := range fast {
+		if fast[i] != slow[i] || fa[i] != sa[i] {
+			t.Fatalf("window %d: fast (%v at %d), plain (%v at %d)", i, fast[i], fa[i], slow[i], sa[i])
+		}
+	}
+}

@@ -112,7 +112,7 @@ func parallelVars(vars []Var, update func(Var) error) error {
 	for _, p := range vars {
 		total += size(p.Value)
 	}
-	if workers < 2 || total < 1<<15 {
+	if workers < 2 || total < 1<<20 { // small models lose more to the hand-off than they gain
 		for _, p := range vars {
 			if err := update(p); err != nil {
 				return fmt.Errorf("%s: %w", p.Name, err)

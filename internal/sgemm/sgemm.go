@@ -55,24 +55,62 @@ func (w *Workspace) Mul(c, a, b []float32, m, k, n int, ta, tb, acc bool, worker
 	w.kernelMul(c, a, b, m, k, n, ta, tb, acc, workers)
 }
 
-// kernelMul runs the product in passes of depth kc: each pass packs its slices of op(a) and
-// op(b) and accumulates into c.
-func (w *Workspace) kernelMul(c, a, b []float32, m, k, n int, ta, tb, acc bool, workers int) {
+// A PackFunc writes the packed panels of one operand for the depths [p0, p0+kk): for the
+// left operand (m x k), panel ip holds at [ip*MR*kk + p*MR + i] the element (ip*MR+i, p0+p),
+// zero past m; for the right operand (k x n), panel jp holds at [jp*NR*kk + p*NR + j] the
+// element (p0+p, jp*NR+j), zero past n. Computing the operands while packing (convolution
+// patches, say) saves materialising them.
+type PackFunc func(dst []float32, p0, kk int)
+
+// Tile sizes of the packed layouts (see PackFunc).
+const (
+	MR = mr
+	NR = nr
+)
+
+// MulFunc computes c = A B (c += A B when acc) for an m x k operand A and a k x n operand B
+// given by their packing functions. It needs the AVX2/FMA kernel (HasKernel).
+func (w *Workspace) MulFunc(c []float32, packA, packB PackFunc, m, k, n int, acc bool, workers int) {
+	if !hasKernel {
+		panic("sgemm: MulFunc needs the AVX2/FMA kernel")
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		if !acc {
+			clear(c[:m*n])
+		}
+		return
+	}
 	for p0 := 0; p0 < k; p0 += kc {
-		w.pass(c, a, b, m, k, n, p0, min(kc, k-p0), ta, tb, acc || p0 > 0, workers)
+		w.pass(c, packA, packB, m, n, p0, min(kc, k-p0), acc || p0 > 0, workers)
 	}
 }
 
-// pass accumulates op(a)[:, p0:p0+kk] op(b)[p0:p0+kk, :] into c (or stores it when !acc).
-func (w *Workspace) pass(c, a, b []float32, m, k, n, p0, kk int, ta, tb, acc bool, workers int) {
+// HasKernel reports whether this CPU runs the assembly kernel (MulFunc needs it).
+func HasKernel() bool { return hasKernel }
+
+// kernelMul runs the product in passes of depth kc: each pass packs its slices of op(a) and
+// op(b) and accumulates into c.
+func (w *Workspace) kernelMul(c, a, b []float32, m, k, n int, ta, tb, acc bool, workers int) {
+	pa := func(dst []float32, p0, kk int) { packA(dst, a, m, k, p0, kk, ta) }
+	pb := func(dst []float32, p0, kk int) { packB(dst, b, k, n, p0, kk, tb) }
+	for p0 := 0; p0 < k; p0 += kc {
+		w.pass(c, pa, pb, m, n, p0, min(kc, k-p0), acc || p0 > 0, workers)
+	}
+}
+
+// pass accumulates A[:, p0:p0+kk] B[p0:p0+kk, :] into c (or stores it when !acc).
+func (w *Workspace) pass(c []float32, pa, pb PackFunc, m, n, p0, kk int, acc bool, workers int) {
 	mp, np := (m+mr-1)/mr, (n+nr-1)/nr
 	w.bp = grow(w.bp, np*nr*kk)
-	packB(w.bp, b, k, n, p0, kk, tb)
+	pb(w.bp, p0, kk)
 	w.ap = grow(w.ap, mp*mr*kk)
-	packA(w.ap, a, m, k, p0, kk, ta)
-	k = kk
+	pa(w.ap, p0, kk)
+	k := kk
 	workers = max(1, min(workers, mp, runtime.GOMAXPROCS(0)))
-	if m*n*k < 1<<18 {
+	if m*n*k < 1<<22 { // smaller products lose more to goroutine hand-offs than they gain
 		workers = 1
 	}
 	for len(w.tiles) < workers {
@@ -131,21 +169,44 @@ func packB(dst, b []float32, k, n, p0, kk int, tb bool) {
 		j0 := jp * nr
 		cols := min(nr, n-j0)
 		panel := dst[jp*nr*kk : (jp+1)*nr*kk]
-		if !tb {
+		switch {
+		case !tb && cols == nr:
+			for p := 0; p < kk; p++ {
+				off := (p0+p)*n + j0
+				*(*[nr]float32)(panel[p*nr:]) = [nr]float32(b[off : off+nr])
+			}
+		case !tb:
 			for p := 0; p < kk; p++ {
 				row := panel[p*nr : p*nr+nr]
 				copy(row, b[(p0+p)*n+j0:(p0+p)*n+j0+cols])
 				clear(row[cols:])
 			}
-			continue
-		}
-		if cols < nr {
+		case cols == nr:
+			// read the nr rows of b side by side, in two halves of 8, so that the panel is
+			// written sequentially
+			for h := 0; h < nr; h += 8 {
+				s0 := b[(j0+h)*k+p0 : (j0+h)*k+p0+kk]
+				s1 := b[(j0+h+1)*k+p0:][:len(s0)]
+				s2 := b[(j0+h+2)*k+p0:][:len(s0)]
+				s3 := b[(j0+h+3)*k+p0:][:len(s0)]
+				s4 := b[(j0+h+4)*k+p0:][:len(s0)]
+				s5 := b[(j0+h+5)*k+p0:][:len(s0)]
+				s6 := b[(j0+h+6)*k+p0:][:len(s0)]
+				s7 := b[(j0+h+7)*k+p0:][:len(s0)]
+				out := panel[:len(s0)*nr]
+				for p := range s0 {
+					o := (*[8]float32)(out[p*nr+h:])
+					o[0], o[1], o[2], o[3] = s0[p], s1[p], s2[p], s3[p]
+					o[4], o[5], o[6], o[7] = s4[p], s5[p], s6[p], s7[p]
+				}
+			}
+		default:
 			clear(panel)
-		}
-		for j := 0; j < cols; j++ {
-			src := b[(j0+j)*k+p0 : (j0+j)*k+p0+kk]
-			for p, v := range src {
-				panel[p*nr+j] = v
+			for j := 0; j < cols; j++ {
+				src := b[(j0+j)*k+p0 : (j0+j)*k+p0+kk]
+				for p, v := range src {
+					panel[p*nr+j] = v
+				}
 			}
 		}
 	}
@@ -165,6 +226,21 @@ func packA(dst, a []float32, m, k, p0, kk int, ta bool) {
 		if ta {
 			for p := 0; p < kk; p++ {
 				copy(panel[p*mr:p*mr+rows], a[(p0+p)*m+i0:(p0+p)*m+i0+rows])
+			}
+			continue
+		}
+		if rows == mr {
+			// read the mr rows side by side so that the panel is written sequentially
+			s0 := a[i0*k+p0 : i0*k+p0+kk]
+			s1 := a[(i0+1)*k+p0:][:len(s0)]
+			s2 := a[(i0+2)*k+p0:][:len(s0)]
+			s3 := a[(i0+3)*k+p0:][:len(s0)]
+			s4 := a[(i0+4)*k+p0:][:len(s0)]
+			s5 := a[(i0+5)*k+p0:][:len(s0)]
+			out := panel[:len(s0)*mr]
+			for p := range s0 {
+				o := (*[mr]float32)(out[p*mr:])
+				o[0], o[1], o[2], o[3], o[4], o[5] = s0[p], s1[p], s2[p], s3[p], s4[p], s5[p]
 			}
 			continue
 		}

@@ -118,3 +118,31 @@ func BenchmarkMul(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkPackB(b *testing.B) {
+	const k, n = 144, 496
+	src := make([]float32, k*n)
+	dst := make([]float32, (n+15)/16*16*k)
+	b.Run("notrans", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			packB(dst, src, k, n, 0, k, false)
+		}
+	})
+	dst2 := make([]float32, (k+15)/16*16*256)
+	b.Run("trans", func(b *testing.B) { // colsT as in dW = dz cols^T: k=hw, n=kk
+		for i := 0; i < b.N; i++ {
+			packB(dst2, src, n, k, 0, 256, true)
+			packB(dst2, src, n, k, 256, n-256, true)
+		}
+	})
+}
+
+func BenchmarkPackA(b *testing.B) {
+	const m, k = 144, 496 // cols of a convolution as the left operand
+	src := make([]float32, m*k)
+	dst := make([]float32, (m+5)/6*6*256)
+	for i := 0; i < b.N; i++ {
+		packA(dst, src, m, k, 0, 256, false)
+		packA(dst, src, m, k, 256, k-256, false)
+	}
+}
