@@ -143,7 +143,6 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 		c.xhat = make([][]T, L)
 		c.arg = make([][]int32, L)
 		c.inv = make([][]float64, L)
-		c.acts[0] = make([]T, n*op.blocks[0].c*op.blocks[0].hw)
 		for i, b := range op.blocks {
 			c.cols[i] = make([]T, n*b.kk*b.hw)
 			c.xhat[i] = make([]T, n*b.out*b.hw)
@@ -158,7 +157,7 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 	}
 	op.gen++
 	op.inputs = append(op.inputs[:0], vals...)
-	copy(c.acts[0], data[T](vals[0], op.name))
+	c.acts[0] = data[T](vals[0], op.name) // a data input: untouched until the next step
 	nw := len(c.ws)
 	for i, b := range op.blocks {
 		w := data[T](vals[b.wIdx], op.name)
@@ -256,57 +255,80 @@ func normReluPool[T float](dst []T, arg []int32, z, scale, shift, gamma, beta []
 	for ch := 0; ch < c; ch++ {
 		img := z[ch*h*w : (ch+1)*h*w]
 		sc, sh := scale[ch], shift[ch]
-		for j, v := range img {
-			img[j] = v*sc + sh
-		}
 		g, bt := gamma[ch], beta[ch]
 		o := ch * oh * ow
 		d, a := dst[o:o+oh*ow], arg[o:o+oh*ow]
-		if p == 2 {
+		if f, ok := any(img).([]float32); ok && p == 2 && g > 0 {
+			// one pass: normalise each window's four values in place while pooling them
+			df := any(d).([]float32)
 			for i := 0; i < oh; i++ {
-				r0 := img[2*i*w : (2*i+1)*w]
-				r1 := img[(2*i+1)*w : (2*i+2)*w]
-				di, ai := d[i*ow:(i+1)*ow], a[i*ow:(i+1)*ow]
-				base := int32(2 * i * w)
-				if f0, ok := any(r0).([]float32); ok {
-					pool2x2f32(any(di).([]float32), ai, f0, any(r1).([]float32), float32(g), float32(bt), base, int32(w))
-					continue
-				}
-				for j := range di {
-					a0, a1, b0, b1 := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
-					top, ti := a0, int32(0)
-					if a1 > a0 {
-						top, ti = a1, 1
+				pool2x2f32(df[i*ow:(i+1)*ow], a[i*ow:(i+1)*ow], f[2*i*w:(2*i+1)*w], f[(2*i+1)*w:(2*i+2)*w],
+					float32(sc), float32(sh), float32(g), float32(bt), int32(2*i*w), int32(w))
+				if w%2 == 1 { // the last column is in no window
+					for _, r := range [2]int{2 * i, 2*i + 1} {
+						f[r*w+w-1] = f[r*w+w-1]*float32(sc) + float32(sh)
 					}
-					bot, bi := b0, int32(w)
-					if b1 > b0 {
-						bot, bi = b1, int32(w+1)
-					}
-					if bot > top {
-						top, ti = bot, bi
-					}
-					di[j] = max(g*top+bt, 0)
-					ai[j] = base + int32(2*j) + ti
 				}
 			}
-			if g <= 0 {
-				// a gamma <= 0 reverses (or flattens) the order: pool y itself
-				poolGeneric(d, a, img, g, bt, h, w, p)
+			for r := 2 * oh; r < h; r++ { // rows below the last window
+				for j := r * w; j < (r+1)*w; j++ {
+					f[j] = f[j]*float32(sc) + float32(sh)
+				}
 			}
 			continue
+		}
+		for j, v := range img {
+			img[j] = v*sc + sh
 		}
 		poolGeneric(d, a, img, g, bt, h, w, p)
 	}
 }
 
-// pool2x2f32 pools one pair of rows (r0, r1) of xhat into len(d) windows without branches:
-// the sign bit of a difference says which value is larger (a difference of 0 keeps the
-// first, as PyTorch does), so random data costs no mispredictions.
-func pool2x2f32(d []float32, a []int32, r0, r1 []float32, g, bt float32, base, w int32) {
+// poolBackward routes each window's gradient g_q to the window's maximum when the block's
+// output there is positive (ReLU), adding into dz, and returns the sums of the routed
+// gradients and of their products with xhat (BatchNorm's backward needs them).
+func poolBackward[T float](dz, dOut []T, arg []int32, xhat []T, g, bt T) (sdy, sdyx T) {
+	if f, ok := any(dz).([]float32); ok {
+		a, b := poolBackwardF32(f, any(dOut).([]float32), arg, any(xhat).([]float32), float32(g), float32(bt))
+		return T(a), T(b)
+	}
+	for q, pos := range arg {
+		xh := xhat[pos]
+		if g*xh+bt > 0 {
+			v := dOut[q]
+			dz[pos] += v
+			sdy += v
+			sdyx += v * xh
+		}
+	}
+	return sdy, sdyx
+}
+
+// poolBackwardF32 is poolBackward without branches: the ReLU mask comes from the sign of the
+// output's bits (positive floats are positive as integers; +0 is not).
+func poolBackwardF32(dz, dOut []float32, arg []int32, xhat []float32, g, bt float32) (sdy, sdyx float32) {
+	dOut = dOut[:len(arg)]
+	for q, pos := range arg {
+		xh := xhat[pos]
+		y := int32(math.Float32bits(g*xh + bt))
+		v := dOut[q] * float32(uint32(-y)>>31)
+		dz[pos] += v
+		sdy += v
+		sdyx += v * xh
+	}
+	return sdy, sdyx
+}
+
+// pool2x2f32 normalises one pair of rows (r0, r1) in place (x*sc + sh) and pools them into
+// len(d) windows of y = g*xhat + bt (g > 0) without branches: the sign bit of a difference
+// says which value is larger (a difference of 0 keeps the first, as PyTorch does), so random
+// data costs no mispredictions.
+func pool2x2f32(d []float32, a []int32, r0, r1 []float32, sc, sh, g, bt float32, base, w int32) {
 	r0, r1 = r0[:2*len(d)], r1[:2*len(d)]
 	a = a[:len(d)]
 	for j := range d {
-		a0, a1, b0, b1 := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
+		a0, a1, b0, b1 := r0[2*j]*sc+sh, r0[2*j+1]*sc+sh, r1[2*j]*sc+sh, r1[2*j+1]*sc+sh
+		r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1] = a0, a1, b0, b1
 		ti := int32(math.Float32bits(a0-a1) >> 31) // 1 when a1 > a0
 		bi := w + int32(math.Float32bits(b0-b1)>>31)
 		top, bot := max(a0, a1), max(b0, b1)
@@ -508,17 +530,7 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 					g, bt := gamma[ch], beta[ch]
 					base := (s*b.out + ch) * b.hw
 					o := (s*b.out + ch) * b.pooledHW
-					var sdy, sdyx T
-					for q, pos := range arg[o : o+b.pooledHW] {
-						idx := base + int(pos)
-						xh := xhat[idx]
-						if g*xh+bt > 0 {
-							v := dOut[o+q]
-							dz[idx] += v
-							sdy += v
-							sdyx += v * xh
-						}
-					}
+					sdy, sdyx := poolBackward(dz[base:base+b.hw], dOut[o:o+b.pooledHW], arg[o:o+b.pooledHW], xhat[base:base+b.hw], g, bt)
 					sums[2*ch] += float64(sdy)
 					sums[2*ch+1] += float64(sdyx)
 				}

@@ -436,7 +436,7 @@ func TestFusedMatchesReference(t *testing.T) {
 // including ties (the first maximum wins), negative values and zeros of either sign.
 func TestPool2x2Float32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 9))
-	const c, h, w = 3, 6, 9
+	const c, h, w = 3, 7, 9 // odd height and width: a row and a column in no window
 	x := make([]float32, c*h*w)
 	for i := range x {
 		switch rng.IntN(4) {
@@ -452,8 +452,26 @@ func TestPool2x2Float32(t *testing.T) {
 	betas := []float32{0.3, -0.2, 0}
 	fast, fa := make([]float32, c*(h/2)*(w/2)), make([]int32, c*(h/2)*(w/2))
 	slow, sa := make([]float32, len(fast)), make([]int32, len(fast))
-	xf := append([]float32(nil), x...)
-	normReluPool(fast, fa, xf, ones, zeros, []float32{2, 0.5, 1}, betas, c, h, w, 2)
+	// the fast path normalises in place: give it raw values that scale 0.5 and shift 0.1 map
+	// to x, and check it also leaves xhat = x everywhere (odd widths included)
+	raw := make([]float32, len(x))
+	for i, v := range x {
+		raw[i] = (v - 0.1) / 0.5
+	}
+	half, tenth := []float32{0.5, 0.5, 0.5}, []float32{0.1, 0.1, 0.1}
+	normReluPool(fast, fa, raw, half, tenth, []float32{2, 0.5, 1}, betas, c, h, w, 2)
+	for i := range raw {
+		if math.Abs(float64(raw[i]-x[i])) > 1e-6 {
+			t.Fatalf("xhat[%d] = %v, want %v", i, raw[i], x[i])
+		}
+		raw[i] = x[i] // compare pooling on identical values below
+	}
+	_ = ones
+	_ = zeros
+	fast2, fa2 := make([]float32, len(fast)), make([]int32, len(fa))
+	normReluPool(fast2, fa2, raw, ones, zeros, []float32{2, 0.5, 1}, betas, c, h, w, 2)
+	copy(fast, fast2)
+	copy(fa, fa2)
 	for ch := 0; ch < c; ch++ {
 		o := ch * (h / 2) * (w / 2)
 		poolGeneric(slow[o:o+(h/2)*(w/2)], sa[o:o+(h/2)*(w/2)], x[ch*h*w:(ch+1)*h*w], []float32{2, 0.5, 1}[ch], betas[ch], h, w, 2)
@@ -461,6 +479,43 @@ func TestPool2x2Float32(t *testing.T) {
 	for i := range fast {
 		if fast[i] != slow[i] || fa[i] != sa[i] {
 			t.Fatalf("window %d: fast (%v at %d), plain (%v at %d)", i, fast[i], fa[i], slow[i], sa[i])
+		}
+	}
+}
+
+// TestPoolBackwardFloat32 checks the branch-free float32 gradient routing against the plain loop.
+func TestPoolBackwardFloat32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 1))
+	const hw, q = 40, 9
+	xhat, dOut := make([]float32, hw), make([]float32, q)
+	arg := make([]int32, q)
+	for i := range xhat {
+		xhat[i] = float32(rng.NormFloat64())
+	}
+	xhat[3] = 0.25 // with g = 2, bt = -0.5: y exactly 0, which ReLU does not pass
+	for i := range dOut {
+		dOut[i] = float32(rng.NormFloat64())
+		arg[i] = int32(rng.IntN(hw))
+	}
+	arg[0] = 3
+	for _, gb := range [][2]float32{{2, -0.5}, {0.7, 0.3}} {
+		d1, d2 := make([]float32, hw), make([]float32, hw)
+		s1, x1 := poolBackwardF32(d1, dOut, arg, xhat, gb[0], gb[1])
+		var s2, x2 float32
+		for k, pos := range arg {
+			if gb[0]*xhat[pos]+gb[1] > 0 {
+				d2[pos] += dOut[k]
+				s2 += dOut[k]
+				x2 += dOut[k] * xhat[pos]
+			}
+		}
+		if s1 != s2 || x1 != x2 {
+			t.Fatalf("sums %v %v, want %v %v", s1, x1, s2, x2)
+		}
+		for i := range d1 {
+			if d1[i] != d2[i] {
+				t.Fatalf("dz[%d] = %v, want %v", i, d1[i], d2[i])
+			}
 		}
 	}
 }
