@@ -405,11 +405,12 @@ func col2im[T float](dst, cols []T, c, h, w, k int) {
 					if si < 0 || si >= h {
 						continue
 					}
-					src := row[i*w : (i+1)*w]
-					d := img[si*w : (si+1)*w]
 					lo, hi := max(0, -dj), min(w, w-dj)
-					for j := lo; j < hi; j++ {
-						d[j+dj] += src[j]
+					src := row[i*w+lo : i*w+hi]
+					d := img[si*w+lo+dj : si*w+hi+dj]
+					d = d[:len(src)]
+					for j, v := range src {
+						d[j] += v
 					}
 				}
 			}

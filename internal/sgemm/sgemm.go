@@ -244,10 +244,10 @@ func packA(dst, a []float32, m, k, p0, kk int, ta bool) {
 			}
 			continue
 		}
-		for i := 0; i < rows; i++ {
-			src := a[(i0+i)*k+p0 : (i0+i)*k+p0+kk]
-			for p, v := range src {
-				panel[p*mr+i] = v
+		for p := 0; p < kk; p++ {
+			o := panel[p*mr : p*mr+rows]
+			for i := range o {
+				o[i] = a[(i0+i)*k+p0+p]
 			}
 		}
 	}
