@@ -445,12 +445,13 @@ func (op *convStackOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, e
 	return out, nil
 }
 
-// convGradOp returns one parameter's gradient of a conv stack; the first to run in a step
-// computes all of them.
+// convGradOp stands for one parameter's gradient of a conv stack in the graph; the first
+// to run in a step computes all of them into the stack's cache, where gradOf reads them.
 type convGradOp struct {
 	baseOp
 	fwd   *convStackOp
 	which int
+	stand *tensor.Dense
 }
 
 func (op *convGradOp) Arity() int { return 1 }
@@ -468,16 +469,30 @@ func (op *convGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return o
 
 func (op *convGradOp) Do(vals ...G.Value) (G.Value, error) {
 	dy := dense(vals[0], op.name)
-	var buf any
 	switch dy.Dtype() {
 	case tensor.Float32:
-		buf = convBackward[float32](op.fwd, dy.Data().([]float32))[op.which]
+		convBackward[float32](op.fwd, dy.Data().([]float32))
 	case tensor.Float64:
-		buf = convBackward[float64](op.fwd, dy.Data().([]float64))[op.which]
+		convBackward[float64](op.fwd, dy.Data().([]float64))
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, dy.Dtype())
 	}
-	return tensor.New(tensor.WithShape(op.shape()...), tensor.WithBacking(buf)), nil
+	// the gradient is read from the cache (gradOf); the graph gets a stand-in
+	if op.stand == nil {
+		op.stand = newLike(dy.Dtype(), op.shape()...)
+	}
+	return op.stand, nil
+}
+
+// gradOf returns the gradient of the stack's input i computed by the last backward pass.
+func (op *convStackOp) gradOf(i int) any {
+	switch c := op.cache.(type) {
+	case *convCache[float32]:
+		return c.grads[i]
+	case *convCache[float64]:
+		return c.grads[i]
+	}
+	return nil
 }
 
 // convBackward computes every parameter gradient of a conv stack from the output gradient:

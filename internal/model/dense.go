@@ -266,6 +266,7 @@ type denseGradOp struct {
 	baseOp
 	fwd   *denseStackOp
 	which int
+	stand *tensor.Dense
 }
 
 func (op *denseGradOp) Arity() int { return 1 }
@@ -317,7 +318,26 @@ func (op *denseGradOp) Do(vals ...G.Value) (G.Value, error) {
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, dy.Dtype())
 	}
-	return tensor.New(tensor.WithShape(op.shape(n)...), tensor.WithBacking(buf)), nil
+	if op.which == 0 {
+		return tensor.New(tensor.WithShape(op.shape(n)...), tensor.WithBacking(buf)), nil
+	}
+	// Parameter gradients are read from the stack's cache (gradOf); the graph gets a stand-in
+	// of the right shape, so that no later op can reuse the cache's memory.
+	if op.stand == nil {
+		op.stand = newLike(dy.Dtype(), op.shape(n)...)
+	}
+	return op.stand, nil
+}
+
+// gradOf returns the gradient of the stack's input i computed by the last backward pass.
+func (op *denseStackOp) gradOf(i int) any {
+	switch c := op.cache.(type) {
+	case *denseCache[float32]:
+		return c.grads[i]
+	case *denseCache[float64]:
+		return c.grads[i]
+	}
+	return nil
 }
 
 // denseBackward computes (once per forward pass) the gradients of every input of the stack

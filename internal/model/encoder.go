@@ -178,10 +178,12 @@ func (e *convEncoder) buildFused(b *builder, x *G.Node) (*G.Node, error) {
 		inputs = append(inputs, b.param(name+".W"), b.param(name+".b"), b.param(name+".bn.gamma"), b.param(name+".bn.beta"))
 		c, h, w = out, h/e.pool, w/e.pool
 	}
-	feat, err := G.ApplyOp(newConvStackOp(e.prefix, blocks, b.training), inputs...)
+	op := newConvStackOp(e.prefix, blocks, b.training)
+	feat, err := G.ApplyOp(op, inputs...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", e.prefix, err)
 	}
+	b.fusedInputs(op, inputs)
 	defs := make([]layerDef, len(e.widths))
 	for i := range e.widths {
 		defs[i] = layerDef{name: fmt.Sprintf("%s.fc%d", e.prefix, i), relu: true}

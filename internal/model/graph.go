@@ -34,6 +34,30 @@ type builder struct {
 	g        *G.ExprGraph
 	training bool
 	nodes    map[string]*G.Node
+	// gradSrc maps a parameter to the fused op that computes its gradient, and the
+	// parameter's position among that op's inputs.
+	gradSrc map[string]gradRef
+}
+
+// gradSource is a fused op that keeps its inputs' gradients in its own cache.
+type gradSource interface{ gradOf(i int) any }
+
+type gradRef struct {
+	op  gradSource
+	idx int
+}
+
+// fusedInputs records, for every parameter node among a fused op's inputs, where its
+// gradient comes from.
+func (b *builder) fusedInputs(op gradSource, inputs G.Nodes) {
+	if b.gradSrc == nil {
+		b.gradSrc = map[string]gradRef{}
+	}
+	for i, n := range inputs {
+		if p := b.m.byName[n.Name()]; p != nil && b.nodes[p.Name] == n {
+			b.gradSrc[p.Name] = gradRef{op, i}
+		}
+	}
 }
 
 func newBuilder(m *Model, training bool) *builder {
@@ -112,10 +136,12 @@ func (b *builder) stack(x *G.Node, defs []layerDef, needDX bool) (*G.Node, error
 			inputs = append(inputs, b.param(d.name+".bn.gamma"), b.param(d.name+".bn.beta"))
 		}
 	}
-	y, err := G.ApplyOp(newDenseStackOp(defs[0].name, layers, b.training, needDX), inputs...)
+	op := newDenseStackOp(defs[0].name, layers, b.training, needDX)
+	y, err := G.ApplyOp(op, inputs...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", defs[0].name, err)
 	}
+	b.fusedInputs(op, inputs)
 	return y, nil
 }
 
@@ -182,7 +208,11 @@ func (b *builder) forward(n int, noise *G.Node) (*head, error) {
 		if h.lv, err = b.stack(fused, []layerDef{{name: "logvar", bn: true}}, true); err != nil {
 			return nil, err
 		}
-		if noise != nil {
+		if noise != nil && !b.m.spec.Reference {
+			if h.z, err = G.ApplyOp(&reparamOp{newBase("reparam")}, h.mu, h.lv, noise); err != nil {
+				return nil, fmt.Errorf("reparameterisation: %w", err)
+			}
+		} else if noise != nil {
 			half, err := G.HadamardProd(h.lv, b.scalar(0.5))
 			if err != nil {
 				return nil, err
@@ -365,6 +395,8 @@ type TrainGraph struct {
 
 	loss, ce, kl, hcr, cei *G.Node
 	grads                  G.Nodes // aligned with Model.Params()
+	lop                    *lossOp // the fused loss (nil with Spec.Reference)
+	gradSrc                []gradRef
 	// Values read during the run: Gorgonia reuses the memory of intermediate values once
 	// they are dead, so a node's Value after RunAll may hold something else.
 	rLoss, rCE, rKL, rHCR, rCEI, rLV, rLogits G.Value
@@ -401,19 +433,30 @@ func (m *Model) NewTrainGraph(n int, w LossWeights) (*TrainGraph, error) {
 	target, tt := b.input("target", n, m.spec.Classes)
 	hard, ht := b.input("hard", n)
 	tg.target, tg.hard = tt, ht
-	ln, err := b.lossTerms(n, h.mu, h.lv, h.logits, target, hard, w)
-	if err != nil {
-		return nil, err
-	}
-	tg.loss, tg.ce, tg.kl, tg.hcr, tg.cei = ln.loss, ln.ce, ln.kl, ln.hcr, ln.cei
-	G.Read(tg.loss, &tg.rLoss)
-	G.Read(tg.ce, &tg.rCE)
-	G.Read(tg.hcr, &tg.rHCR)
-	G.Read(tg.cei, &tg.rCEI)
-	G.Read(h.logits, &tg.rLogits)
-	if tg.kl != nil {
-		G.Read(tg.kl, &tg.rKL)
-		G.Read(h.lv, &tg.rLV)
+	if m.spec.Reference {
+		ln, err := b.lossTerms(n, h.mu, h.lv, h.logits, target, hard, w)
+		if err != nil {
+			return nil, err
+		}
+		tg.loss, tg.ce, tg.kl, tg.hcr, tg.cei = ln.loss, ln.ce, ln.kl, ln.hcr, ln.cei
+		G.Read(tg.loss, &tg.rLoss)
+		G.Read(tg.ce, &tg.rCE)
+		G.Read(tg.hcr, &tg.rHCR)
+		G.Read(tg.cei, &tg.rCEI)
+		G.Read(h.logits, &tg.rLogits)
+		if tg.kl != nil {
+			G.Read(tg.kl, &tg.rKL)
+			G.Read(h.lv, &tg.rLV)
+		}
+	} else {
+		tg.lop = newLossOp(w, m.spec.PME)
+		in := G.Nodes{h.logits, target, hard}
+		if m.spec.PME {
+			in = append(in, h.mu, h.lv)
+		}
+		if tg.loss, err = G.ApplyOp(tg.lop, in...); err != nil {
+			return nil, fmt.Errorf("loss: %w", err)
+		}
 	}
 	wrt := make(G.Nodes, len(m.params))
 	for i, p := range m.params {
@@ -422,9 +465,19 @@ func (m *Model) NewTrainGraph(n int, w LossWeights) (*TrainGraph, error) {
 	if tg.grads, err = G.Grad(tg.loss, wrt...); err != nil {
 		return nil, fmt.Errorf("model: gradient: %w", err)
 	}
-	tg.rGrads = make([]G.Value, len(tg.grads))
-	for i, g := range tg.grads {
-		G.Read(g, &tg.rGrads[i])
+	if !m.spec.Reference {
+		for _, p := range m.params {
+			ref, ok := b.gradSrc[p.Name]
+			if !ok {
+				return nil, fmt.Errorf("model: no fused op computes the gradient of %s", p.Name)
+			}
+			tg.gradSrc = append(tg.gradSrc, ref)
+		}
+	} else {
+		tg.rGrads = make([]G.Value, len(tg.grads))
+		for i, g := range tg.grads {
+			G.Read(g, &tg.rGrads[i])
+		}
 	}
 	tg.vm = G.NewTapeMachine(b.g)
 	return tg, nil
@@ -480,6 +533,13 @@ func (tg *TrainGraph) Step(bt *Batch) (*StepResult, error) {
 	if err := tg.vm.RunAll(); err != nil {
 		return nil, fmt.Errorf("model: training step: %w", err)
 	}
+	if tg.lop != nil {
+		st := &tg.lop.stats
+		return &StepResult{Loss: st.loss, CE: st.ce, KL: st.kl, HCR: st.hcr,
+			CEPerSample:  append([]float64(nil), st.cei...),
+			VarPerSample: append([]float64(nil), st.variance...),
+			Pred:         append([]int(nil), st.pred...)}, nil
+	}
 	res := &StepResult{
 		Loss:        readFloats(tg.rLoss)[0],
 		CE:          readFloats(tg.rCE)[0],
@@ -500,6 +560,13 @@ func (tg *TrainGraph) Step(bt *Batch) (*StepResult, error) {
 // Model.Params) computed by the last Step, each a []float32 or []float64 like Param.Data.
 // The slices belong to the graph and are valid until the next Step.
 func (tg *TrainGraph) Grads() []any {
+	if tg.gradSrc != nil {
+		out := make([]any, len(tg.gradSrc))
+		for i, ref := range tg.gradSrc {
+			out[i] = ref.op.gradOf(ref.idx)
+		}
+		return out
+	}
 	out := make([]any, len(tg.rGrads))
 	for i, g := range tg.rGrads {
 		out[i] = g.Data()

@@ -519,3 +519,43 @@ func TestPoolBackwardFloat32(t *testing.T) {
 		}
 	}
 }
+
+// TestFusedLossHandComputed checks the fused loss op on the hand-computed example of
+// TestLossTermsHandComputed.
+func TestFusedLossHandComputed(t *testing.T) {
+	m, _ := New(testSpec(tensor.Float64, true), rand.New(rand.NewPCG(0, 0)))
+	b := newBuilder(m, true)
+	mu, mut := b.input("mu", 2, 2)
+	lv, lvt := b.input("lv", 2, 2)
+	logits, lt := b.input("logits", 2, 3)
+	target, tt := b.input("target", 2, 3)
+	hard, ht := b.input("hard", 2)
+	copy(mut.Data().([]float64), []float64{0, 1, 2, 0})
+	copy(lvt.Data().([]float64), []float64{0, 0, math.Ln2, 0})
+	copy(lt.Data().([]float64), []float64{0, 0, 0, 1, 2, 3})
+	copy(tt.Data().([]float64), []float64{1, 0, 0, 0, 0, 1})
+	copy(ht.Data().([]float64), []float64{0, 1})
+	op := newLossOp(LossWeights{Alpha: 0.1, Beta: 0.5}, true)
+	if _, err := G.ApplyOp(op, logits, target, hard, mu, lv); err != nil {
+		t.Fatal(err)
+	}
+	if err := G.NewTapeMachine(b.g).RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	kl := (0.5 + 0.5*(5-math.Ln2)) / 2
+	ce := (math.Log(3) + 0.40760596444438) / 2
+	hcr := 0.40760596444438 / 2
+	st := op.stats
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{{"kl", st.kl, kl}, {"ce", st.ce, ce}, {"hcr", st.hcr, hcr}, {"loss", st.loss, ce + 0.1*kl + 0.5*hcr},
+		{"ce_0", st.cei[0], math.Log(3)}, {"var_1", st.variance[1], 1.5}} {
+		if math.Abs(c.got-c.want) > 1e-12 {
+			t.Errorf("%s = %.12g, want %.12g", c.name, c.got, c.want)
+		}
+	}
+	if st.pred[0] != 0 || st.pred[1] != 2 {
+		t.Errorf("pred %v", st.pred)
+	}
+}
