@@ -78,7 +78,6 @@ func (op *convStackOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 type convCache[T float] struct {
 	n     int
 	acts  [][]T     // acts[l]: input of block l, (n, c, h, w); acts[L] the output
-	cols  [][]T     // cols[l]: im2col of every sample, (n, kk, hw)
 	xhat  [][]T     // BatchNorm-normalised conv outputs (n, out, hw); the raw outputs before
 	arg   [][]int32 // argmax of every pooling window, (n, out, pooledHW)
 	inv   [][]float64
@@ -139,12 +138,10 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 	if c == nil || c.n != n {
 		c = &convCache[T]{n: n}
 		c.acts = make([][]T, L+1)
-		c.cols = make([][]T, L)
 		c.xhat = make([][]T, L)
 		c.arg = make([][]int32, L)
 		c.inv = make([][]float64, L)
 		for i, b := range op.blocks {
-			c.cols[i] = make([]T, n*b.kk*b.hw)
 			c.xhat[i] = make([]T, n*b.out*b.hw)
 			c.arg[i] = make([]int32, n*b.out*b.pooledHW)
 			c.inv[i] = make([]float64, b.out)
@@ -163,7 +160,7 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 		w := data[T](vals[b.wIdx], op.name)
 		bias := data[T](vals[b.wIdx+1], op.name)
 		gamma, beta := data[T](vals[b.wIdx+2], op.name), data[T](vals[b.wIdx+3], op.name)
-		in, cols, z := c.acts[i], c.cols[i], c.xhat[i]
+		in, z := c.acts[i], c.xhat[i]
 		// per worker, per channel: sum and sum of squares of z - bias (shifted moments)
 		if len(c.moments) < nw {
 			c.moments = make([][]float64, nw)
@@ -171,7 +168,8 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 		parallelFor(n, func(wk, lo, hi int) {
 			mom := growF64(&c.moments[wk], 2*b.out)
 			for s := lo; s < hi; s++ {
-				col := cols[s*b.kk*b.hw : (s+1)*b.kk*b.hw]
+				// the patches stay in this worker's cache-sized buffer; backward rebuilds them
+				col := c.ws[wk].get(4, b.kk*b.hw)
 				im2col(col, in[s*b.c*b.hw:(s+1)*b.c*b.hw], b.c, b.h, b.w, b.k)
 				zs := z[s*b.out*b.hw : (s+1)*b.out*b.hw]
 				gemm(zs, w, col, b.out, b.kk, b.hw, false, false, false, c.ws[wk])
@@ -577,7 +575,7 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 			c.dwPar[k] = c.dwPar[k][:b.out*b.kk]
 			clear(c.dwPar[k])
 		}
-		cols := c.cols[i]
+		in := c.acts[i]
 		var dIn []T
 		if i > 0 {
 			dIn = c.dAct[i]
@@ -594,7 +592,8 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 						row[j] = a1*v - a2 - hr[j]*a3
 					}
 				}
-				col := cols[s*b.kk*b.hw : (s+1)*b.kk*b.hw]
+				col := ws.get(4, b.kk*b.hw)
+				im2col(col, in[s*b.c*b.hw:(s+1)*b.c*b.hw], b.c, b.h, b.w, b.k)
 				// dW^T += cols dz^T: the large cols is the left operand, packed row-wise
 				gemm(c.dwPar[wk], col, dzs, b.kk, b.hw, b.out, false, true, true, ws)
 				if dIn != nil {
