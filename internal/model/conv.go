@@ -327,12 +327,18 @@ func pool2x2f32(d []float32, a []int32, r0, r1 []float32, sc, sh, g, bt float32,
 	for j := range d {
 		a0, a1, b0, b1 := r0[2*j]*sc+sh, r0[2*j+1]*sc+sh, r1[2*j]*sc+sh, r1[2*j+1]*sc+sh
 		r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1] = a0, a1, b0, b1
-		ti := int32(math.Float32bits(a0-a1) >> 31) // 1 when a1 > a0
-		bi := w + int32(math.Float32bits(b0-b1)>>31)
-		top, bot := max(a0, a1), max(b0, b1)
-		c := int32(math.Float32bits(top-bot) >> 31) // 1 when bot > top
-		ti += c * (bi - ti)
-		d[j] = max(g*max(top, bot)+bt, 0)
+		// select with masks built from sign bits: all exact, no branches
+		ta := math.Float32bits(a0-a1) >> 31 // 1 when a1 > a0
+		tb := math.Float32bits(b0-b1) >> 31 // 1 when b1 > b0
+		ua, ub := math.Float32bits(a0), math.Float32bits(b0)
+		ua ^= (ua ^ math.Float32bits(a1)) & -ta
+		ub ^= (ub ^ math.Float32bits(b1)) & -tb
+		top, bot := math.Float32frombits(ua), math.Float32frombits(ub)
+		c := math.Float32bits(top-bot) >> 31 // 1 when bot > top
+		ut := ua ^ ((ua ^ ub) & -c)
+		ti := int32(ta) + int32(c)*(w+int32(tb)-int32(ta))
+		y := math.Float32bits(g*math.Float32frombits(ut) + bt)
+		d[j] = math.Float32frombits(y &^ uint32(int32(y)>>31)) // ReLU: negative -> +0
 		a[j] = base + int32(2*j) + ti
 	}
 }
