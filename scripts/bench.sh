@@ -31,7 +31,6 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 
 echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores; $(go version | cut -d' ' -f3)"
 echo "# Go benchmarks"
 go test -c -o "$tmp/train.test" ./internal/train
-go test -c -o "$tmp/model.test" ./internal/model
 
 have_torch=0
 if [ -f "$ref" ] && "$python" -c "import torch" 2>/dev/null; then have_torch=1; fi
@@ -41,8 +40,10 @@ for rep in $(seq "$repeats"); do
   for ds in mfeat avmnist; do
     name=Mfeat; [ "$ds" = avmnist ] && name=AVMNIST
     for t in 1 2; do
-      ms=$(GOMAXPROCS=$t "$tmp/train.test" -test.run XXX -test.bench "^BenchmarkStep$name\$" -test.benchtime "${steps}x" \
+      # test binaries run in their package's directory, as go test runs them
+      ms=$(cd internal/train && GOMAXPROCS=$t "$tmp/train.test" -test.run XXX -test.bench "^BenchmarkStep$name\$" -test.benchtime "${steps}x" \
         | awk '/median-ms/ {for (i = 1; i <= NF; i++) if ($i == "median-ms") print $(i-1)}')
+      if [ -z "$ms" ]; then echo "bench.sh: the Go step benchmark of $ds failed (is the data at $DMRNET_DATA_ROOT?)" >&2; exit 1; fi
       go_ms[$ds.$t]="${go_ms[$ds.$t]:-} $ms"
       if [ "$have_torch" = 1 ]; then
         ms=$(OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t OPENBLAS_NUM_THREADS=1 "$python" "$ref" --speed-one "$ds" --threads "$t" \
@@ -63,6 +64,7 @@ for ds in mfeat avmnist; do
     if [ "$have_torch" = 1 ]; then
       p=$(printf '%s\n' ${py_ms[$ds.$t]} | median)
       r=$(awk -v g="$g" -v p="$p" 'BEGIN {printf "%.2f", g / p}')
+      p=$(awk -v p="$p" 'BEGIN {printf "%.2f", p}')
     fi
     printf "| %s | %s | %.2f | %s | %s |\n" "$ds" "$t" "$g" "$p" "$r"
   done
@@ -71,7 +73,7 @@ echo "(median over $steps steps, median of $repeats runs; batch 64; dmrnet varia
 
 echo
 echo "# evaluation pass (every combination of the test split) and data preparation, GOMAXPROCS=2"
-GOMAXPROCS=2 "$tmp/train.test" -test.run XXX -test.bench '^Benchmark(Eval|Load)' -test.benchtime 3x -test.benchmem \
+(cd internal/train && GOMAXPROCS=2 "$tmp/train.test" -test.run XXX -test.bench '^Benchmark(Eval|Load)' -test.benchtime 3x -test.benchmem) \
   | awk '/^Benchmark/ {printf "%-24s %8.1f ms/op %10.1f MB/op %9d allocs/op\n", $1, $3/1e6, $5/1e6, $7}'
 
 if [ "${RSS:-1}" != 0 ]; then
