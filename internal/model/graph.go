@@ -177,6 +177,7 @@ type head struct {
 	mu, lv *G.Node       // (B, Z); lv nil without PME
 	z      *G.Node
 	logits *G.Node
+	rp     *reparamOp // the fused reparameterisation, if any
 }
 
 // forward builds encoders -> masked concat -> mu/logvar -> (z) -> logits for batch size n.
@@ -209,7 +210,8 @@ func (b *builder) forward(n int, noise *G.Node) (*head, error) {
 			return nil, err
 		}
 		if noise != nil && !b.m.spec.Reference {
-			if h.z, err = G.ApplyOp(&reparamOp{newBase("reparam")}, h.mu, h.lv, noise); err != nil {
+			h.rp = &reparamOp{baseOp: newBase("reparam")}
+			if h.z, err = G.ApplyOp(h.rp, h.mu, h.lv, noise); err != nil {
 				return nil, fmt.Errorf("reparameterisation: %w", err)
 			}
 		} else if noise != nil {
@@ -450,6 +452,7 @@ func (m *Model) NewTrainGraph(n int, w LossWeights) (*TrainGraph, error) {
 		}
 	} else {
 		tg.lop = newLossOp(w, m.spec.PME)
+		tg.lop.rp = h.rp
 		in := G.Nodes{h.logits, target, hard}
 		if m.spec.PME {
 			in = append(in, h.mu, h.lv)

@@ -14,8 +14,12 @@ import (
 // The loss op also records what the training loop logs (CE, KL, HCR, per-sample
 // cross-entropy and variance, predictions), so nothing has to be read back from the graph.
 
-// reparamOp computes z = mu + eps * exp(lv / 2) from mu, lv and eps, all (B, Z).
-type reparamOp struct{ baseOp }
+// reparamOp computes z = mu + eps * exp(lv / 2) from mu, lv and eps, all (B, Z). It keeps
+// sigma = exp(lv / 2) for its gradient and for the KL term of the loss.
+type reparamOp struct {
+	baseOp
+	sigma any // []float32 or []float64 of the last forward pass
+}
 
 func (op *reparamOp) Arity() int { return 3 }
 func (op *reparamOp) Type() hm.Type {
@@ -30,33 +34,43 @@ func (op *reparamOp) Do(vals ...G.Value) (G.Value, error) {
 	out := newLike(mu.Dtype(), mu.Shape()...)
 	switch mu.Dtype() {
 	case tensor.Float32:
-		reparam(data[float32](vals[0], op.name), data[float32](vals[1], op.name), data[float32](vals[2], op.name), out.Data().([]float32))
+		op.sigma = reparam(data[float32](vals[0], op.name), data[float32](vals[1], op.name), data[float32](vals[2], op.name), out.Data().([]float32), op.sigma)
 	case tensor.Float64:
-		reparam(data[float64](vals[0], op.name), data[float64](vals[1], op.name), data[float64](vals[2], op.name), out.Data().([]float64))
+		op.sigma = reparam(data[float64](vals[0], op.name), data[float64](vals[1], op.name), data[float64](vals[2], op.name), out.Data().([]float64), op.sigma)
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, mu.Dtype())
 	}
 	return out, nil
 }
 
-func reparam[T float](mu, lv, eps, z []T) {
-	for i := range z {
-		z[i] = mu[i] + eps[i]*T(math.Exp(0.5*float64(lv[i])))
+func reparam[T float](mu, lv, eps, z []T, sigmaAny any) []T {
+	sigma, _ := sigmaAny.([]T)
+	if len(sigma) != len(z) {
+		sigma = make([]T, len(z))
 	}
+	for i := range z {
+		sd := T(math.Exp(0.5 * float64(lv[i])))
+		sigma[i] = sd
+		z[i] = mu[i] + eps[i]*sd
+	}
+	return sigma
 }
 
 func (op *reparamOp) DiffWRT(int) []bool { return []bool{true, true, false} }
 
 func (op *reparamOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dlv, err := G.ApplyOp(&reparamGradOp{newBase(op.name + ".dlv")}, inputs[1], inputs[2], grad)
+	dlv, err := G.ApplyOp(&reparamGradOp{newBase(op.name + ".dlv"), op}, inputs[1], inputs[2], grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{grad, dlv, nil}, nil
 }
 
-// reparamGradOp is dz/dlv * g = g * eps * exp(lv/2) / 2.
-type reparamGradOp struct{ baseOp }
+// reparamGradOp is dz/dlv * g = g * eps * exp(lv/2) / 2, with exp(lv/2) from the forward pass.
+type reparamGradOp struct {
+	baseOp
+	fwd *reparamOp
+}
 
 func (op *reparamGradOp) Arity() int { return 3 }
 func (op *reparamGradOp) Type() hm.Type {
@@ -71,18 +85,18 @@ func (op *reparamGradOp) Do(vals ...G.Value) (G.Value, error) {
 	out := newLike(lv.Dtype(), lv.Shape()...)
 	switch lv.Dtype() {
 	case tensor.Float32:
-		reparamGrad(data[float32](vals[0], op.name), data[float32](vals[1], op.name), data[float32](vals[2], op.name), out.Data().([]float32))
+		reparamGrad(op.fwd.sigma.([]float32), data[float32](vals[1], op.name), data[float32](vals[2], op.name), out.Data().([]float32))
 	case tensor.Float64:
-		reparamGrad(data[float64](vals[0], op.name), data[float64](vals[1], op.name), data[float64](vals[2], op.name), out.Data().([]float64))
+		reparamGrad(op.fwd.sigma.([]float64), data[float64](vals[1], op.name), data[float64](vals[2], op.name), out.Data().([]float64))
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, lv.Dtype())
 	}
 	return out, nil
 }
 
-func reparamGrad[T float](lv, eps, g, out []T) {
+func reparamGrad[T float](sigma, eps, g, out []T) {
 	for i := range out {
-		out[i] = g[i] * eps[i] * T(0.5*math.Exp(0.5*float64(lv[i])))
+		out[i] = g[i] * eps[i] * sigma[i] * 0.5
 	}
 }
 
@@ -95,6 +109,9 @@ type lossOp struct {
 	pme   bool
 	stats lossStats
 	grads []any // per input: nil or the gradient (same type as the input's data)
+	// rp, when set, is the reparameterisation of the same graph, whose sigma^2 = exp(lv)
+	// the KL term reuses.
+	rp *reparamOp
 }
 
 // lossStats is what the last forward pass computed besides the loss.
@@ -186,11 +203,20 @@ func lossForward[T float](op *lossOp, vals []G.Value) float64 {
 		mu, lv := data[T](vals[3], op.name), data[T](vals[4], op.name)
 		z := len(mu) / b
 		dmu, dlv := op.grads[3].([]T), op.grads[4].([]T)
+		var sigma []T
+		if op.rp != nil {
+			sigma, _ = op.rp.sigma.([]T)
+		}
 		var kl float64
 		for i := 0; i < b; i++ {
 			var v float64
 			for j := i * z; j < (i+1)*z; j++ {
-				e := math.Exp(float64(lv[j]))
+				var e float64
+				if sigma != nil {
+					e = float64(sigma[j]) * float64(sigma[j])
+				} else {
+					e = math.Exp(float64(lv[j]))
+				}
 				m := float64(mu[j])
 				kl += e + m*m - float64(lv[j]) - 1
 				v += e
