@@ -86,10 +86,10 @@ type convCache[T float] struct {
 	moments          [][]float64
 	scale, shift, kx []T
 	sums             [][]float64
-	ws    []*scratch[T]
-	dPre  []T
-	dAct  [][]T
-	dwPar [][]T
+	ws               []*scratch[T]
+	dPre             []T
+	dAct             [][]T
+	dwPar            [][]T
 }
 
 func workers(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n)) }
@@ -422,10 +422,6 @@ func col2im[T float](dst, cols []T, c, h, w, k int) {
 	}
 }
 
-
-
-
-
 func (op *convStackOp) DiffWRT(n int) []bool {
 	out := make([]bool, n)
 	for i := 1; i < n; i++ {
@@ -624,4 +620,3 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 	op.bgen = op.gen
 	return c.grads
 }
-
