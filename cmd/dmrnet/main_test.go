@@ -141,9 +141,19 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 
-	// training into a used directory is refused; resuming a finished run is a no-op
-	if code, _, stderr := runCLI(t, nil, "train", "--config", cfg); code != 1 || !strings.Contains(stderr, "--resume") {
-		t.Errorf("train into used dir: exit %d: %s", code, stderr)
+	// repeating the command shows the finished run; another configuration into the same
+	// directory is refused; --force retrains; resuming a finished run is a no-op
+	if code, stdout, stderr := runCLI(t, nil, "train", "--config", cfg); code != 0 || !strings.Contains(stderr, "already holds this finished run") || !strings.Contains(stdout, "rgb+depth+ir") {
+		t.Errorf("repeated train: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, nil, "train", "--config", cfg, "--set", "train.epochs=2"); code != 1 || !strings.Contains(stderr, "--force") {
+		t.Errorf("train another config into used dir: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, nil, "train", "--config", cfg, "--set", "train.epochs=2", "--force", "--quiet"); code != 0 {
+		t.Errorf("train --force: exit %d: %s", code, stderr)
+	}
+	if ms, err := os.ReadFile(filepath.Join(out, "metrics.jsonl")); err != nil || strings.Count(string(ms), "\n") != 2 {
+		t.Errorf("after --force, metrics.jsonl has %d lines, want 2", strings.Count(string(ms), "\n"))
 	}
 	if code, _, stderr := runCLI(t, nil, "train", "--resume", out, "--quiet"); code != 0 {
 		t.Errorf("resume finished run: exit %d: %s", code, stderr)

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/dmrnet/dmrnet/internal/config"
 	"github.com/dmrnet/dmrnet/internal/hardset"
 	"github.com/dmrnet/dmrnet/internal/progress"
+	"github.com/dmrnet/dmrnet/internal/report"
 	"github.com/dmrnet/dmrnet/internal/train"
 	"github.com/spf13/cobra"
 )
@@ -21,6 +26,7 @@ type trainOptions struct {
 	quiet    bool
 	format   string
 	dataRoot string
+	force    bool
 }
 
 func (a *app) newTrainCmd() *cobra.Command {
@@ -50,6 +56,7 @@ uninterrupted run gives.`,
 	f.StringVar(&o.resume, "resume", "", "continue the run in this directory from its checkpoint (its saved configuration is used; --set may change it)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress, only the final table")
 	f.StringVar(&o.format, "format", "table", "format of the final table: table, json, csv or markdown")
+	f.BoolVar(&o.force, "force", false, "start over: delete the run files in the run directory before training")
 	f.StringVar(&o.dataRoot, "data-root", "", "directory the data files are read from (sets data.root; default: $DMRNET_DATA_ROOT, else the configuration's, ../shared/data)")
 	return cmd
 }
@@ -81,6 +88,9 @@ func (a *app) runTrain(o *trainOptions) error {
 		cfg, lerr := a.loadConfig(o.config, sets)
 		if lerr != nil {
 			return lerr
+		}
+		if done, err := a.existingRun(cfg, o); done || err != nil {
+			return err
 		}
 		t, err = train.New(cfg, hooks)
 	}
@@ -135,6 +145,39 @@ func statsTable(stats []hardset.Stat) string {
 	}
 	tw.Flush()
 	return b.String()
+}
+
+// existingRun handles a run directory that already holds a run: with --force the old run is
+// removed; a finished run of the very same configuration is shown instead of retrained (so
+// that repeating a command is harmless); anything else is an error that says what to do.
+func (a *app) existingRun(cfg *config.Config, o *trainOptions) (done bool, err error) {
+	dir := cfg.Out
+	st := train.Status(dir)
+	if st == train.NoRun {
+		return false, nil
+	}
+	if o.force {
+		return false, train.RemoveRun(dir)
+	}
+	if st == train.Finished {
+		saved, rerr := os.ReadFile(filepath.Join(dir, train.ConfigFile))
+		want, yerr := cfg.YAML()
+		if rerr == nil && yerr == nil && bytes.Equal(saved, want) {
+			data, err := os.ReadFile(filepath.Join(dir, train.SweepFile))
+			var sw report.Sweep
+			if err == nil {
+				err = json.Unmarshal(data, &sw)
+			}
+			if err != nil {
+				return true, fmt.Errorf("%s holds this finished run but its %s is unreadable (%v); retrain with --force", dir, train.SweepFile, err)
+			}
+			if !o.quiet {
+				fmt.Fprintf(a.errOut, "dmrnet: %s already holds this finished run; showing its results (retrain with --force)\n", dir)
+			}
+			return true, sw.Write(a.out, o.format)
+		}
+	}
+	return true, fmt.Errorf("run directory %s already holds another run (continue it with --resume %s, retrain with --force, or choose another --out)", dir, dir)
 }
 
 func firstNonEmpty(s ...string) string {

@@ -207,3 +207,35 @@ func Open(dir, dataRoot string) (*Trained, error) {
 	}
 	return &Trained{Config: cfg, Data: ds, Model: m, State: &st, Final: final, Path: path}, nil
 }
+
+// RunStatus says what a run directory holds.
+type RunStatus int
+
+// Run directory states.
+const (
+	NoRun      RunStatus = iota // no checkpoint
+	Unfinished                  // a checkpoint but no final model
+	Finished                    // a final model
+)
+
+// Status reports whether dir holds a run, and whether it finished.
+func Status(dir string) RunStatus {
+	if _, err := os.Stat(filepath.Join(dir, FinalFile)); err == nil {
+		return Finished
+	}
+	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err == nil {
+		return Unfinished
+	}
+	return NoRun
+}
+
+// RemoveRun deletes the files a run writes into dir (and nothing else), so that the
+// directory can take a new run.
+func RemoveRun(dir string) error {
+	for _, f := range []string{ConfigFile, CheckpointFile, BestFile, FinalFile, MetricsFile, HardSetFile, SweepFile} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove the previous run: %w", err)
+		}
+	}
+	return nil
+}
