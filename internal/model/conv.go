@@ -324,7 +324,13 @@ func poolBackwardF32(dz, dOut []float32, arg []int32, xhat []float32, g, bt floa
 func pool2x2f32(d []float32, a []int32, r0, r1 []float32, sc, sh, g, bt float32, base, w int32) {
 	r0, r1 = r0[:2*len(d)], r1[:2*len(d)]
 	a = a[:len(d)]
-	for j := range d {
+	start := 0
+	if hasPoolKernel && len(d) >= 8 {
+		start = len(d) &^ 7
+		k := [4]float32{sc, sh, g, bt}
+		pool2x2AVX2(&d[0], &a[0], &r0[0], &r1[0], start, &k, base, w)
+	}
+	for j := start; j < len(d); j++ {
 		a0, a1, b0, b1 := r0[2*j]*sc+sh, r0[2*j+1]*sc+sh, r1[2*j]*sc+sh, r1[2*j+1]*sc+sh
 		r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1] = a0, a1, b0, b1
 		// select with masks built from sign bits: all exact, no branches

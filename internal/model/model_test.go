@@ -436,7 +436,7 @@ func TestFusedMatchesReference(t *testing.T) {
 // including ties (the first maximum wins), negative values and zeros of either sign.
 func TestPool2x2Float32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 9))
-	const c, h, w = 3, 7, 9 // odd height and width: a row and a column in no window
+	const c, h, w = 3, 7, 37 // odd height and width: a row and a column in no window; 18 windows a row (kernel and tail)
 	x := make([]float32, c*h*w)
 	for i := range x {
 		switch rng.IntN(4) {
