@@ -50,10 +50,11 @@ func randomBatch(rng *rand.Rand, spec Spec, n int) *Batch {
 // differences in float64.
 func TestGradientFiniteDifference(t *testing.T) {
 	for _, c := range []struct {
-		pme, conv bool
-	}{{true, false}, {false, false}, {true, true}} {
+		pme, conv, reference bool
+	}{{true, false, false}, {false, false, false}, {true, true, false}, {true, true, true}} {
 		pme := c.pme
 		spec := testSpec(tensor.Float64, pme)
+		spec.Reference = c.reference // Gorgonia's own ops with dmrnet's BatchNorm, bias and cross-entropy
 		if c.conv {
 			spec.Modalities = append(spec.Modalities, ModalitySpec{Name: "img", InputShape: []int{1, 5, 4},
 				Encoder: EncoderSpec{Type: "conv", Channels: []int{2, 3}, Kernel: 3, Pool: 2, Layers: []int{3}}})
