@@ -46,13 +46,13 @@ one line per group with its seed spread.`,
 
 func (a *app) runAggregate(o *aggregateOptions, paths []string) error {
 	if !validFormat(o.format, aggregate.Formats()) {
-		return usagef("--format=%s is not supported (want %s)", o.format, joinOr(aggregate.Formats()))
+		return usagef("--format=%s: not supported (want %s)", o.format, joinOr(aggregate.Formats()))
 	}
 	if !validFormat(o.metric, aggregate.Metrics()) {
-		return usagef("--metric=%s is not supported (want %s)", o.metric, joinOr(aggregate.Metrics()))
+		return usagef("--metric=%s: not supported (want %s)", o.metric, joinOr(aggregate.Metrics()))
 	}
 	if o.plot != "" && filepath.Ext(o.plot) != ".png" {
-		return usagef("--plot=%s: the plot is a PNG file; name it *.png", o.plot)
+		return usagef("--plot=%s: not a PNG file name (name it *.png)", o.plot)
 	}
 	dirs, unfinished, err := aggregate.Discover(paths)
 	if err != nil {

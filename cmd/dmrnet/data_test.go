@@ -92,7 +92,7 @@ func TestBadDataWritesNothing(t *testing.T) {
 			args = append(args, "--set", s)
 		}
 		code, _, stderr := runCLI(t, nil, args...)
-		if code != 1 || !strings.Contains(stderr, tt.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		if code != 1 || !strings.Contains(stderr, tt.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !errorFormat.MatchString(strings.TrimSpace(stderr)) {
 			t.Errorf("%v: exit %d, stderr %q", tt.sets, code, stderr)
 		}
 		if _, err := os.Stat(out); err == nil {

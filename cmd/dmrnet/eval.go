@@ -51,10 +51,10 @@ func (a *app) openModel(o *modelOptions) (*train.Trained, *evaluate.Evaluator, *
 		split = tr.Data.Train
 	case "val":
 		if split = tr.Data.Val; split == nil {
-			return nil, nil, nil, usagef("--split=val, but the run has no validation split (data.val_fraction is 0)")
+			return nil, nil, nil, usagef("--split=val: the run has no validation split (it was trained with data.val_fraction 0)")
 		}
 	default:
-		return nil, nil, nil, usagef("--split=%s is not a split (want test, val or train)", o.split)
+		return nil, nil, nil, usagef("--split=%s: not a split (want test, val or train)", o.split)
 	}
 	if !tr.Final {
 		fmt.Fprintf(a.errOut, "dmrnet: training in %s has not finished; evaluating its checkpoint after epoch %d of %d\n",
@@ -98,10 +98,10 @@ matching row of sweep-missing.`,
 
 func (a *app) runEval(o *evalOptions) error {
 	if (o.missing == "") == (o.present == "") {
-		return usagef("give exactly one of --missing=LIST or --present=LIST")
+		return usagef("eval: needs exactly one of --missing=LIST or --present=LIST (e.g. --missing=depth)")
 	}
 	if !validFormat(o.format, report.RowFormats()) {
-		return usagef("--format=%s is not supported (want %s)", o.format, joinOr(report.RowFormats()))
+		return usagef("--format=%s: not supported (want %s)", o.format, joinOr(report.RowFormats()))
 	}
 	tr, ev, split, err := a.openModel(&o.modelOptions)
 	if err != nil {
@@ -109,12 +109,11 @@ func (a *app) runEval(o *evalOptions) error {
 	}
 	var set combo.Set
 	if o.missing != "" {
-		set, err = ev.Space.FromMissing(o.missing)
-	} else {
-		set, err = ev.Space.ParseCombination(o.present)
-	}
-	if err != nil {
-		return usageError{err}
+		if set, err = ev.Space.FromMissing(o.missing); err != nil {
+			return usageError{fmt.Errorf("--missing=%s: %w", o.missing, err)}
+		}
+	} else if set, err = ev.Space.ParseCombination(o.present); err != nil {
+		return usageError{fmt.Errorf("--present=%s: %w", o.present, err)}
 	}
 	row, err := ev.Row(split, set)
 	if err != nil {

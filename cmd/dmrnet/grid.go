@@ -64,10 +64,10 @@ func parseSeeds(s string) ([]int64, error) {
 	for _, f := range strings.Split(s, ",") {
 		v, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
 		if err != nil {
-			return nil, usagef("--seeds=%s: %q is not an integer", s, f)
+			return nil, usagef("--seeds=%s: %q is not an integer (e.g. --seeds 0,1,2)", s, f)
 		}
 		if seen[v] {
-			return nil, usagef("--seeds=%s: seed %d is listed twice", s, v)
+			return nil, usagef("--seeds=%s: seed %d is listed twice (list each seed once)", s, v)
 		}
 		seen[v] = true
 		out = append(out, v)
@@ -77,7 +77,7 @@ func parseSeeds(s string) ([]int64, error) {
 
 func (a *app) runGrid(o *sweepGridOptions) error {
 	if o.config == "" {
-		return usagef("--config FILE is required: the base configuration of every job")
+		return usagef("sweep: no --config (give the base configuration of every job: --config FILE)")
 	}
 	axes, err := grid.ParseAxes(o.grids)
 	if err != nil {
@@ -114,7 +114,7 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 	// every job's configuration must load: a typo in a grid value fails now, not hours later
 	for _, j := range mine {
 		if _, err := a.loadConfig(o.config, append(append([]string(nil), base...), j.Sets...)); err != nil {
-			return fmt.Errorf("job %d (%s): %w", j.Index, j.Name, err)
+			return fmt.Errorf("sweep job %d (%s): %w", j.Index, j.Name, err)
 		}
 	}
 	if o.dryRun {
@@ -135,7 +135,7 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 		fmt.Fprintf(a.errOut, "dmrnet: job %d/%d %s\n", n+1, len(mine), j.Name)
 		err := a.runJob(o.config, base, j)
 		if errors.Is(err, train.ErrInterrupted) {
-			return fmt.Errorf("%w in job %s; run the same command again to resume", err, j.Name)
+			return fmt.Errorf("sweep: %w in job %s (run the same command again to resume)", err, j.Name)
 		}
 		if err != nil {
 			fmt.Fprintf(a.errOut, "dmrnet: job %s failed: %s\n", j.Name, oneLine(err.Error()))
@@ -143,7 +143,7 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d jobs failed: %s", len(failed), len(mine), strings.Join(failed, ", "))
+		return fmt.Errorf("sweep: %d of %d jobs failed: %s (see the messages above)", len(failed), len(mine), strings.Join(failed, ", "))
 	}
 	fmt.Fprintf(a.errOut, "dmrnet: %d jobs finished in %s (summarise: dmrnet aggregate %s)\n", len(mine), root, root)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -194,6 +195,10 @@ func TestOverridesAndEnv(t *testing.T) {
 	}
 }
 
+// errorFormat is the one format of dmrnet's errors: "dmrnet: <what>: <why>", most with a
+// "(<hint>)"; <what> is the flag, key, file or command concerned.
+var errorFormat = regexp.MustCompile(`^dmrnet: [^ :][^:]*(:\d+)?: \S.*$`)
+
 // TestErrors checks that bad input gives a one-line error and the documented exit status.
 func TestErrors(t *testing.T) {
 	cfg, out := writeConfig(t)
@@ -207,13 +212,13 @@ func TestErrors(t *testing.T) {
 		{[]string{"train", "--config", bad}, 2, `unknown key "train.epoch"`},
 		{[]string{"train", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, 2, "missing.yaml"},
 		{[]string{"train", "--config", cfg, "--set", "train.epochs=ten"}, 2, "train.epochs"},
-		{[]string{"train", "--config", cfg, "--resume", out}, 2, "either"},
+		{[]string{"train", "--config", cfg, "--resume", out}, 2, "give one, not both"},
 		{[]string{"eval", "--checkpoint", out, "--missing=rgb"}, 1, "no checkpoint"},
 		{[]string{"sweep-missing", "--checkpoint", filepath.Join(out, "nope")}, 1, "does not exist"},
 		{[]string{"eval", "--checkpoint", out}, 2, "exactly one of --missing"},
 		{[]string{"eval", "--missing=rgb"}, 2, "--checkpoint"},
 		{[]string{"eval", "--missing=rgb", "--checkpoint", out, "--config", cfg}, 2, "not both"},
-		{[]string{"trian"}, 2, `unknown command "trian"`},
+		{[]string{"trian"}, 2, "trian: unknown command"},
 		{[]string{"eval", "--nope"}, 2, "unknown flag"},
 		{[]string{"sweep-missing", "--checkpoint", out, "--format", "xml"}, 2, "--format=xml"},
 	}
@@ -225,6 +230,9 @@ func TestErrors(t *testing.T) {
 		if n := strings.Count(strings.TrimSpace(stderr), "\n"); n != 0 {
 			t.Errorf("%v: error spans %d lines: %q", tt.args, n+1, stderr)
 		}
+		if !errorFormat.MatchString(strings.TrimSpace(stderr)) {
+			t.Errorf("%v: error %q is not \"dmrnet: <what>: <why> (<hint>)\"", tt.args, stderr)
+		}
 	}
 	// after training: bad modality names and an empty combination
 	if code, _, stderr := runCLI(t, nil, "train", "--config", cfg, "--quiet", "--set", "train.epochs=1"); code != 0 {
@@ -235,11 +243,11 @@ func TestErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--missing=rgbd"}, `unknown modality "rgbd"`},
-		{[]string{"--missing=rgb,depth,ir"}, "leaves no modality"},
+		{[]string{"--missing=rgb,depth,ir"}, "no modality left"},
 		{[]string{"--present=rgb,rgb"}, "named twice"},
 	} {
 		code, _, stderr := runCLI(t, nil, append([]string{"eval", "--checkpoint", out}, tt.args...)...)
-		if code != 2 || !strings.Contains(stderr, tt.want) {
+		if code != 2 || !strings.Contains(stderr, tt.want) || !errorFormat.MatchString(strings.TrimSpace(stderr)) {
 			t.Errorf("eval %v: exit %d, %q", tt.args, code, stderr)
 		}
 	}

@@ -78,7 +78,7 @@ Load it in the current shell, or install it as your shell's documentation descri
 			case "powershell":
 				return root.GenPowerShellCompletionWithDesc(a.out)
 			}
-			return usagef("unknown shell %q (want bash, zsh, fish or powershell)", args[0])
+			return usagef("completion %s: unknown shell (want bash, zsh, fish or powershell)", args[0])
 		},
 	}
 	return cmd

@@ -101,7 +101,7 @@ Exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupt
 	root.SetOut(a.out)
 	root.SetErr(a.errOut)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w (see dmrnet %s --help)", err, c.Name())}
+		return usageError{fmt.Errorf("%s: %w (see %s --help)", c.Name(), err, c.CommandPath())}
 	})
 	root.AddCommand(a.newTrainCmd(), a.newEvalCmd(), a.newSweepCmd(), a.newGridCmd(), a.newAggregateCmd(),
 		a.newConfigCmd(), a.newVersionCmd(), a.newCompletionCmd())
@@ -114,14 +114,14 @@ Exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupt
 		args := c.Args
 		c.Args = func(cmd *cobra.Command, as []string) error {
 			if err := args(cmd, as); err != nil {
-				return usageError{err}
+				return usageError{fmt.Errorf("%s: %w (see %s --help)", cmd.Name(), err, cmd.CommandPath())}
 			}
 			return nil
 		}
 	}
 	root.Args = func(cmd *cobra.Command, as []string) error {
 		if len(as) > 0 {
-			return usagef("unknown command %q (run dmrnet --help)", as[0])
+			return usagef("%s: unknown command (run dmrnet --help)", as[0])
 		}
 		return nil
 	}
@@ -153,10 +153,10 @@ func (a *app) loadConfig(file string, sets []string) (*config.Config, error) {
 func (a *app) runDir(checkpoint, cfgFile string, sets []string) (string, error) {
 	switch {
 	case checkpoint != "" && cfgFile != "":
-		return "", usagef("give either --checkpoint DIR or --config FILE, not both")
+		return "", usagef("--checkpoint and --config: give one, not both (--checkpoint RUN_DIR or --config FILE)")
 	case checkpoint != "":
 		if len(sets) > 0 {
-			return "", usagef("--set applies to --config; a checkpoint's configuration is fixed")
+			return "", usagef("--set: applies to --config only (a checkpoint's configuration is fixed)")
 		}
 		return checkpoint, nil
 	case cfgFile != "":
@@ -166,5 +166,5 @@ func (a *app) runDir(checkpoint, cfgFile string, sets []string) (string, error) 
 		}
 		return cfg.Out, nil
 	}
-	return "", usagef("say which model: --checkpoint RUN_DIR or --config FILE (the run directory it trains into)")
+	return "", usagef("no model given: use --checkpoint RUN_DIR or --config FILE (the run directory that configuration trains into)")
 }

@@ -37,7 +37,7 @@ Combinations in the model's hard set are marked.`,
 
 func (a *app) runSweep(o *sweepOptions) error {
 	if !validFormat(o.format, report.Formats()) {
-		return usagef("--format=%s is not supported (want %s)", o.format, joinOr(report.Formats()))
+		return usagef("--format=%s: not supported (want %s)", o.format, joinOr(report.Formats()))
 	}
 	tr, ev, split, err := a.openModel(&o.modelOptions)
 	if err != nil {

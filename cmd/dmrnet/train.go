@@ -67,10 +67,10 @@ func (a *app) runTrain(o *trainOptions) error {
 	var err error
 	switch {
 	case o.resume != "" && o.config != "":
-		return usagef("give either --config FILE (a new run) or --resume DIR (continue a run), not both")
+		return usagef("--config and --resume: give one, not both (--config FILE starts a run, --resume DIR continues one)")
 	case o.resume != "":
 		if o.out != "" && filepath.Clean(o.out) != filepath.Clean(o.resume) {
-			return usagef("--out and --resume name different directories; a resumed run stays in its directory")
+			return usagef("--out=%s: differs from --resume %s (a resumed run stays in its directory)", o.out, o.resume)
 		}
 		sets := o.sets
 		if root := firstNonEmpty(o.dataRoot, a.getenv("DMRNET_DATA_ROOT")); root != "" {
@@ -115,7 +115,7 @@ func (a *app) runTrain(o *trainOptions) error {
 	finish()
 	if errors.Is(err, train.ErrInterrupted) {
 		st := t.State()
-		return fmt.Errorf("%w at epoch %d, step %d; checkpoint saved in %s (continue with: dmrnet train --resume %s)",
+		return fmt.Errorf("train: %w at epoch %d, step %d (checkpoint saved in %s; continue with dmrnet train --resume %s)",
 			err, st.Epoch+1, st.Step, dir, dir)
 	}
 	if err != nil {
@@ -169,7 +169,7 @@ func (a *app) existingRun(cfg *config.Config, o *trainOptions) (done bool, err e
 				err = json.Unmarshal(data, &sw)
 			}
 			if err != nil {
-				return true, fmt.Errorf("%s holds this finished run but its %s is unreadable (%v); retrain with --force", dir, train.SweepFile, err)
+				return true, fmt.Errorf("%s: its %s is unreadable: %v (retrain with --force)", dir, train.SweepFile, err)
 			}
 			if !o.quiet {
 				fmt.Fprintf(a.errOut, "dmrnet: %s already holds this finished run; showing its results (retrain with --force)\n", dir)
@@ -177,7 +177,7 @@ func (a *app) existingRun(cfg *config.Config, o *trainOptions) (done bool, err e
 			return true, sw.Write(a.out, o.format)
 		}
 	}
-	return true, fmt.Errorf("run directory %s already holds another run (continue it with --resume %s, retrain with --force, or choose another --out)", dir, dir)
+	return true, fmt.Errorf("%s: already holds another run (continue it with --resume %s, retrain with --force, or choose another --out)", dir, dir)
 }
 
 func firstNonEmpty(s ...string) string {

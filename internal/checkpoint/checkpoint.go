@@ -22,8 +22,18 @@ const Version = 1
 
 var magic = [8]byte{'D', 'M', 'R', 'N', 'E', 'T', 'C', 'K'}
 
-// ErrCorrupt marks a file that is not a complete, intact checkpoint.
+// ErrCorrupt marks a file that is not a complete, intact checkpoint. Errors wrap it
+// (errors.Is) without repeating its text.
 var ErrCorrupt = errors.New("checkpoint: corrupt")
+
+type corruptError struct{ msg string }
+
+func (e *corruptError) Error() string        { return e.msg }
+func (e *corruptError) Is(target error) bool { return target == ErrCorrupt }
+
+func corruptf(format string, args ...any) error {
+	return &corruptError{fmt.Sprintf(format, args...)}
+}
 
 // Tensor is a named array of float32 or float64 values (exactly one of F32, F64 is set).
 type Tensor struct {
@@ -124,21 +134,21 @@ func Load(path string, v any) error {
 		return fmt.Errorf("read checkpoint: %w", err)
 	}
 	if len(raw) < 20 || !bytes.Equal(raw[:8], magic[:]) {
-		return fmt.Errorf("%w: %s is not a dmrnet checkpoint", ErrCorrupt, path)
+		return corruptf("%s is not a dmrnet checkpoint", path)
 	}
 	if ver := binary.LittleEndian.Uint32(raw[8:12]); ver != Version {
-		return fmt.Errorf("%w: %s has format version %d, this dmrnet reads %d", ErrCorrupt, path, ver, Version)
+		return corruptf("%s has format version %d, this dmrnet reads %d", path, ver, Version)
 	}
 	n := binary.LittleEndian.Uint64(raw[12:20])
 	if uint64(len(raw)-20) < n+4 {
-		return fmt.Errorf("%w: %s is truncated (%d of %d bytes)", ErrCorrupt, path, len(raw), n+24)
+		return corruptf("%s is truncated (%d of %d bytes)", path, len(raw), n+24)
 	}
 	payload := raw[20 : 20+n]
 	if got, want := crc32.ChecksumIEEE(payload), binary.LittleEndian.Uint32(raw[20+n:]); got != want {
-		return fmt.Errorf("%w: %s fails its checksum (damaged file)", ErrCorrupt, path)
+		return corruptf("%s fails its checksum (damaged file)", path)
 	}
 	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(v); err != nil {
-		return fmt.Errorf("%w: decode %s: %v", ErrCorrupt, path, err)
+		return corruptf("decode %s: %v", path, err)
 	}
 	return nil
 }

@@ -126,7 +126,7 @@ func (sp *Space) Parse(list string) (Set, error) {
 			return 0, fmt.Errorf("unknown modality %q (known: %s)", f, strings.Join(sp.names, ", "))
 		}
 		if s.Has(i) {
-			return 0, fmt.Errorf("modality %q named twice", f)
+			return 0, fmt.Errorf("modality %q named twice (name each once)", f)
 		}
 		s |= 1 << uint(i)
 	}
@@ -140,7 +140,7 @@ func (sp *Space) ParseCombination(name string) (Set, error) {
 		return 0, err
 	}
 	if s == 0 {
-		return 0, fmt.Errorf("empty combination %q: at least one modality must be present", name)
+		return 0, fmt.Errorf("empty combination (name at least one modality)")
 	}
 	return s, nil
 }
@@ -154,7 +154,7 @@ func (sp *Space) FromMissing(missing string) (Set, error) {
 	}
 	s := sp.Full() &^ miss
 	if s == 0 {
-		return 0, fmt.Errorf("--missing=%s leaves no modality present (all of %s missing); keep at least one", missing, strings.Join(sp.names, ", "))
+		return 0, fmt.Errorf("no modality left, all of %s are missing (keep at least one)", strings.Join(sp.names, ", "))
 	}
 	return s, nil
 }

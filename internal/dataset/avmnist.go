@@ -55,7 +55,7 @@ type fsddClip struct {
 func LoadAVMNIST(spec AVMNISTSpec) (*Dataset, []StandardizeSpec, error) {
 	ents, err := os.ReadDir(spec.AudioDir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: avmnist audio: %v (set data.root or data.avmnist.audio)", ErrInvalid, err)
+		return nil, nil, invalidf("avmnist audio: %v (set data.root or data.avmnist.audio)", err)
 	}
 	var clips []fsddClip
 	for _, e := range ents {
@@ -71,12 +71,12 @@ func LoadAVMNIST(spec AVMNISTSpec) (*Dataset, []StandardizeSpec, error) {
 			take, err2 = strconv.Atoi(parts[2])
 		}
 		if len(parts) != 3 || err1 != nil || err2 != nil || d < 0 || d > 9 || take < 0 {
-			return nil, nil, fmt.Errorf("%w: %s: the file name is not {digit}_{speaker}_{take}.wav", ErrInvalid, filepath.Join(spec.AudioDir, name))
+			return nil, nil, invalidf("%s: the file name is not {digit}_{speaker}_{take}.wav", filepath.Join(spec.AudioDir, name))
 		}
 		clips = append(clips, fsddClip{file: name, digit: d, take: take})
 	}
 	if len(clips) == 0 {
-		return nil, nil, fmt.Errorf("%w: %s holds no .wav files", ErrInvalid, spec.AudioDir)
+		return nil, nil, invalidf("%s holds no .wav files", spec.AudioDir)
 	}
 	sort.Slice(clips, func(i, j int) bool { return clips[i].file < clips[j].file })
 
@@ -116,7 +116,7 @@ func LoadAVMNIST(spec AVMNISTSpec) (*Dataset, []StandardizeSpec, error) {
 	}
 	build := func(test bool, images, labels *idx.Array) (*Split, error) {
 		if len(images.Dims) != 3 || images.Dims[1] != 28 || images.Dims[2] != 28 || len(labels.Dims) != 1 || labels.Dims[0] != images.Dims[0] {
-			return nil, fmt.Errorf("%w: %s: MNIST images %v and labels %v do not match (want N x 28 x 28 and N)", ErrInvalid, spec.MNISTDir, images.Dims, labels.Dims)
+			return nil, invalidf("%s: MNIST images %v and labels %v do not match (want N x 28 x 28 and N)", spec.MNISTDir, images.Dims, labels.Dims)
 		}
 		byDigit := map[int][]int{}
 		for i := 0; i < labels.Dims[0]; i++ {
@@ -133,7 +133,7 @@ func LoadAVMNIST(spec AVMNISTSpec) (*Dataset, []StandardizeSpec, error) {
 				}
 				j := used[digit]
 				if j >= len(byDigit[digit]) {
-					return nil, fmt.Errorf("%w: %s: not enough MNIST images of digit %d to pair with the clips", ErrInvalid, spec.MNISTDir, digit)
+					return nil, invalidf("%s: not enough MNIST images of digit %d to pair with the clips", spec.MNISTDir, digit)
 				}
 				used[digit]++
 				sel = append(sel, c)
@@ -167,7 +167,7 @@ func LoadAVMNIST(spec AVMNISTSpec) (*Dataset, []StandardizeSpec, error) {
 			return nil
 		}, func() *audio.Extractor { return spec.Mel.NewExtractor() })
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+			return nil, invalidf("%v", err)
 		}
 		return s, nil
 	}
@@ -188,7 +188,7 @@ func readIDX(dir, name string) (*idx.Array, error) {
 	}
 	a, err := idx.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, invalidf("%v", err)
 	}
 	return a, nil
 }

@@ -30,13 +30,13 @@ func CacheKey(settings any, files []string) (string, error) {
 	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
-			return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+			return "", invalidf("%v", err)
 		}
 		fmt.Fprintf(h, "\x00%s\x00", filepath.Base(f))
 		_, err = io.Copy(h, fh)
 		fh.Close()
 		if err != nil {
-			return "", fmt.Errorf("%w: read %s: %v", ErrInvalid, f, err)
+			return "", invalidf("read %s: %v", f, err)
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16]), nil

@@ -16,7 +16,20 @@ import (
 )
 
 // ErrInvalid marks data that cannot be used (wrong shapes, NaN/Inf, labels out of range).
+// Errors wrap it (errors.Is) without repeating its text, so that messages read as
+// "file: problem (fix)".
 var ErrInvalid = errors.New("dataset: invalid data")
+
+// invalidError is a one-line data error that matches ErrInvalid.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+// invalidf formats an invalidError.
+func invalidf(format string, args ...any) error {
+	return &invalidError{fmt.Sprintf(format, args...)}
+}
 
 // Modality describes one input modality.
 type Modality struct {
@@ -113,10 +126,10 @@ func (d *Dataset) Names() []string {
 // Validate checks that every split has consistent shapes, finite values and labels in range.
 func (d *Dataset) Validate() error {
 	if len(d.Modalities) == 0 {
-		return fmt.Errorf("%w: %s has no modalities", ErrInvalid, d.Name)
+		return invalidf("%s has no modalities", d.Name)
 	}
 	if len(d.Classes) < 2 {
-		return fmt.Errorf("%w: %s has %d classes, need at least 2", ErrInvalid, d.Name, len(d.Classes))
+		return invalidf("%s has %d classes, need at least 2", d.Name, len(d.Classes))
 	}
 	for _, sp := range []struct {
 		name string
@@ -126,7 +139,7 @@ func (d *Dataset) Validate() error {
 			if sp.name == "val" {
 				continue
 			}
-			return fmt.Errorf("%w: %s has no %s split", ErrInvalid, d.Name, sp.name)
+			return invalidf("%s has no %s split", d.Name, sp.name)
 		}
 		if err := d.validateSplit(sp.name, sp.s); err != nil {
 			return err
@@ -138,36 +151,36 @@ func (d *Dataset) Validate() error {
 func (d *Dataset) validateSplit(name string, s *Split) error {
 	n := s.Len()
 	if n == 0 {
-		return fmt.Errorf("%w: %s %s split is empty", ErrInvalid, d.Name, name)
+		return invalidf("%s %s split is empty", d.Name, name)
 	}
 	if len(s.X) != len(d.Modalities) {
-		return fmt.Errorf("%w: %s %s split has %d modalities, want %d", ErrInvalid, d.Name, name, len(s.X), len(d.Modalities))
+		return invalidf("%s %s split has %d modalities, want %d", d.Name, name, len(s.X), len(d.Modalities))
 	}
 	for m, mod := range d.Modalities {
 		if len(s.X[m]) != n*mod.Size() {
-			return fmt.Errorf("%w: %s %s split, modality %q: %d values for %d samples of size %d",
-				ErrInvalid, d.Name, name, mod.Name, len(s.X[m]), n, mod.Size())
+			return invalidf("%s %s split, modality %q: %d values for %d samples of size %d",
+				d.Name, name, mod.Name, len(s.X[m]), n, mod.Size())
 		}
 		for i, v := range s.X[m] {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return fmt.Errorf("%w: %s %s split, modality %q, sample %d, value %d is %v (clean or impute the data)",
-					ErrInvalid, d.Name, name, mod.Name, i/mod.Size(), i%mod.Size(), v)
+				return invalidf("%s %s split, modality %q, sample %d, value %d is %v (clean or impute the data)",
+					d.Name, name, mod.Name, i/mod.Size(), i%mod.Size(), v)
 			}
 		}
 	}
 	for i, y := range s.Y {
 		if y < 0 || y >= len(d.Classes) {
-			return fmt.Errorf("%w: %s %s split, sample %d: label %d outside [0, %d)", ErrInvalid, d.Name, name, i, y, len(d.Classes))
+			return invalidf("%s %s split, sample %d: label %d outside [0, %d)", d.Name, name, i, y, len(d.Classes))
 		}
 	}
 	if s.Avail != nil {
 		if len(s.Avail) != n {
-			return fmt.Errorf("%w: %s %s split: %d availability entries for %d samples", ErrInvalid, d.Name, name, len(s.Avail), n)
+			return invalidf("%s %s split: %d availability entries for %d samples", d.Name, name, len(s.Avail), n)
 		}
 		full := combo.Full(len(d.Modalities))
 		for i, a := range s.Avail {
 			if a == 0 || a&^full != 0 {
-				return fmt.Errorf("%w: %s %s split, sample %d has no usable modality", ErrInvalid, d.Name, name, i)
+				return invalidf("%s %s split, sample %d has no usable modality", d.Name, name, i)
 			}
 		}
 	}

@@ -109,7 +109,7 @@ func LoadManifest(spec ManifestSpec) (*Dataset, []StandardizeSpec, error) {
 		return nil
 	}, func() map[int]*audio.Extractor { return map[int]*audio.Extractor{} })
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, nil, invalidf("%v", err)
 	}
 	var train, val, test []int
 	for i, r := range rows {
@@ -123,7 +123,7 @@ func LoadManifest(spec ManifestSpec) (*Dataset, []StandardizeSpec, error) {
 		}
 	}
 	if len(train) == 0 || len(test) == 0 {
-		return nil, nil, fmt.Errorf("%w: %s has %d train and %d test rows; both splits need samples", ErrInvalid, spec.Path, len(train), len(test))
+		return nil, nil, invalidf("%s has %d train and %d test rows; both splits need samples", spec.Path, len(train), len(test))
 	}
 	d.Train = all.Subset(train, d.Modalities)
 	d.Test = all.Subset(test, d.Modalities)
@@ -188,14 +188,14 @@ func decodeFile(path string, mod ManifestModality, dst []float32, ex map[int]*au
 func readManifest(spec ManifestSpec) ([]manifestRow, []string, error) {
 	f, err := os.Open(spec.Path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: manifest: %v", ErrInvalid, err)
+		return nil, nil, invalidf("manifest: %v", err)
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: cannot read the header row: %v", ErrInvalid, spec.Path, err)
+		return nil, nil, invalidf("%s: cannot read the header row: %v", spec.Path, err)
 	}
 	col := map[string]int{}
 	for i, h := range header {
@@ -204,7 +204,7 @@ func readManifest(spec ManifestSpec) ([]manifestRow, []string, error) {
 	need := func(name string) (int, error) {
 		i, ok := col[name]
 		if !ok {
-			return 0, fmt.Errorf("%w: %s: no column %q in the header (columns: %s)", ErrInvalid, spec.Path, name, strings.Join(header, ", "))
+			return 0, invalidf("%s: no column %q in the header (columns: %s)", spec.Path, name, strings.Join(header, ", "))
 		}
 		return i, nil
 	}
@@ -236,23 +236,23 @@ func readManifest(spec ManifestSpec) ([]manifestRow, []string, error) {
 		}
 		line, _ := r.FieldPos(0)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %v", ErrInvalid, spec.Path, err)
+			return nil, nil, invalidf("%s: %v", spec.Path, err)
 		}
 		if len(rec) != len(header) {
-			return nil, nil, fmt.Errorf("%w: %s line %d: %d fields, the header has %d", ErrInvalid, spec.Path, line, len(rec), len(header))
+			return nil, nil, invalidf("%s line %d: %d fields, the header has %d", spec.Path, line, len(rec), len(header))
 		}
 		row := manifestRow{line: line, id: strings.TrimSpace(rec[idCol]), split: strings.ToLower(strings.TrimSpace(rec[splitCol]))}
 		if row.id == "" {
-			return nil, nil, fmt.Errorf("%w: %s line %d: empty id", ErrInvalid, spec.Path, line)
+			return nil, nil, invalidf("%s line %d: empty id", spec.Path, line)
 		}
 		if prev, dup := seen[row.id]; dup {
-			return nil, nil, fmt.Errorf("%w: %s line %d: id %q already used on line %d", ErrInvalid, spec.Path, line, row.id, prev)
+			return nil, nil, invalidf("%s line %d: id %q already used on line %d", spec.Path, line, row.id, prev)
 		}
 		seen[row.id] = line
 		switch row.split {
 		case "train", "val", "test":
 		default:
-			return nil, nil, fmt.Errorf("%w: %s line %d: split %q is not train, val or test", ErrInvalid, spec.Path, line, rec[splitCol])
+			return nil, nil, invalidf("%s line %d: split %q is not train, val or test", spec.Path, line, rec[splitCol])
 		}
 		any := false
 		for m := range spec.Modalities {
@@ -261,13 +261,13 @@ func readManifest(spec ManifestSpec) ([]manifestRow, []string, error) {
 			any = any || p != ""
 		}
 		if !any {
-			return nil, nil, fmt.Errorf("%w: %s line %d (id %s): every modality is missing; a sample needs at least one", ErrInvalid, spec.Path, line, row.id)
+			return nil, nil, invalidf("%s line %d (id %s): every modality is missing; a sample needs at least one", spec.Path, line, row.id)
 		}
 		rows = append(rows, row)
 		labels = append(labels, strings.TrimSpace(rec[labelCol]))
 	}
 	if len(rows) == 0 {
-		return nil, nil, fmt.Errorf("%w: %s has no samples", ErrInvalid, spec.Path)
+		return nil, nil, invalidf("%s has no samples", spec.Path)
 	}
 	classes := spec.ClassNames
 	if len(classes) == 0 {
@@ -292,7 +292,7 @@ func readManifest(spec ManifestSpec) ([]manifestRow, []string, error) {
 			}
 		}
 		if !ok {
-			return nil, nil, fmt.Errorf("%w: %s line %d: label %q is not one of the classes %s", ErrInvalid, spec.Path, rows[i].line, l, strings.Join(classes, ", "))
+			return nil, nil, invalidf("%s line %d: label %q is not one of the classes %s", spec.Path, rows[i].line, l, strings.Join(classes, ", "))
 		}
 		rows[i].label = c
 	}

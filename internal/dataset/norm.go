@@ -1,7 +1,6 @@
 package dataset
 
 import (
-	"fmt"
 	"math"
 )
 
@@ -31,7 +30,7 @@ func (d *Dataset) Standardize(specs []StandardizeSpec, stored []Norm) error {
 		var n Norm
 		if stored != nil {
 			if k >= len(stored) || stored[k].Modality != mod.Name || stored[k].PerColumn != s.PerColumn {
-				return fmt.Errorf("%w: the checkpoint's standardisation does not match modality %q of the data set", ErrInvalid, mod.Name)
+				return invalidf("the checkpoint's standardisation does not match modality %q of the data set", mod.Name)
 			}
 			n = stored[k]
 			want := 1
@@ -39,7 +38,7 @@ func (d *Dataset) Standardize(specs []StandardizeSpec, stored []Norm) error {
 				want = mod.Size()
 			}
 			if len(n.Mean) != want || len(n.Std) != want {
-				return fmt.Errorf("%w: the checkpoint standardises %q with %d values, the data has %d features", ErrInvalid, mod.Name, len(n.Mean), want)
+				return invalidf("the checkpoint standardises %q with %d values, the data has %d features", mod.Name, len(n.Mean), want)
 			}
 		} else {
 			n = d.normOf(s)

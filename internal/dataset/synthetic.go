@@ -35,7 +35,7 @@ type SyntheticSpec struct {
 // (sample i has class i mod Classes) and the samples are shuffled.
 func Synthetic(spec SyntheticSpec) (*Dataset, error) {
 	if spec.Classes < 2 || spec.Train < 1 || spec.Test < 1 || len(spec.Modalities) == 0 {
-		return nil, fmt.Errorf("%w: synthetic data needs >= 2 classes, >= 1 train and test sample and a modality", ErrInvalid)
+		return nil, invalidf("synthetic data needs >= 2 classes, >= 1 train and test sample and a modality")
 	}
 	rng := rand.New(rand.NewPCG(spec.Seed, 0x5359_4e54_4845_5449)) // "SYNTHETI"
 	d := &Dataset{Name: "synthetic"}
@@ -46,12 +46,12 @@ func Synthetic(spec SyntheticSpec) (*Dataset, error) {
 		}
 	}
 	if len(d.Classes) != spec.Classes {
-		return nil, fmt.Errorf("%w: %d class names for %d classes", ErrInvalid, len(d.Classes), spec.Classes)
+		return nil, invalidf("%d class names for %d classes", len(d.Classes), spec.Classes)
 	}
 	centres := make([][][]float64, len(spec.Modalities))
 	for m, sm := range spec.Modalities {
 		if sm.Dim < 1 {
-			return nil, fmt.Errorf("%w: synthetic modality %q has dim %d", ErrInvalid, sm.Name, sm.Dim)
+			return nil, invalidf("synthetic modality %q has dim %d", sm.Name, sm.Dim)
 		}
 		d.Modalities = append(d.Modalities, Modality{Name: sm.Name, Shape: []int{sm.Dim}})
 		centres[m] = make([][]float64, spec.Classes)

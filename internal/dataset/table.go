@@ -1,7 +1,6 @@
 package dataset
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -58,19 +57,19 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+			return nil, nil, invalidf("%v", err)
 		}
 	}
 	labels, split := mats[0], mats[1]
 	n := labels.Rows
 	if labels.Cols != 1 {
-		return nil, nil, fmt.Errorf("%w: %s: %d columns, a labels file needs one", ErrInvalid, spec.Labels, labels.Cols)
+		return nil, nil, invalidf("%s: %d columns, a labels file needs one", spec.Labels, labels.Cols)
 	}
 	y := make([]int, n)
 	maxY := 0
 	for i, v := range labels.Data {
 		if v != math.Trunc(v) || v < 0 {
-			return nil, nil, fmt.Errorf("%w: %s: row %d: label %v is not a class index (0, 1, ...)", ErrInvalid, spec.Labels, i+1, v)
+			return nil, nil, invalidf("%s: row %d: label %v is not a class index (0, 1, ...)", spec.Labels, i+1, v)
 		}
 		y[i] = int(v)
 		maxY = max(maxY, y[i])
@@ -83,7 +82,7 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 	} else if maxY >= len(classes) {
 		for i, v := range y {
 			if v >= len(classes) {
-				return nil, nil, fmt.Errorf("%w: %s: row %d: label %d out of range for %d class names", ErrInvalid, spec.Labels, i+1, v, len(classes))
+				return nil, nil, invalidf("%s: row %d: label %d out of range for %d class names", spec.Labels, i+1, v, len(classes))
 			}
 		}
 	}
@@ -92,8 +91,8 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 	for k, v := range spec.Views {
 		m := mats[2+k]
 		if m.Rows != n {
-			return nil, nil, fmt.Errorf("%w: %s has %d rows, but %s has %d; the files of a table data set must have one row per sample, in the same order",
-				ErrInvalid, v.Path, m.Rows, spec.Labels, n)
+			return nil, nil, invalidf("%s has %d rows, but %s has %d; the files of a table data set must have one row per sample, in the same order",
+				v.Path, m.Rows, spec.Labels, n)
 		}
 		d.Modalities = append(d.Modalities, Modality{Name: v.Name, Shape: []int{m.Cols}})
 		col := make([]float32, len(m.Data))
@@ -106,7 +105,7 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 	var trainIdx, testIdx []int
 	if split != nil {
 		if split.Rows != n || split.Cols != 1 {
-			return nil, nil, fmt.Errorf("%w: %s: %d rows x %d columns, want %d x 1 (0 = train, 1 = test)", ErrInvalid, spec.SplitFile, split.Rows, split.Cols, n)
+			return nil, nil, invalidf("%s: %d rows x %d columns, want %d x 1 (0 = train, 1 = test)", spec.SplitFile, split.Rows, split.Cols, n)
 		}
 		for i, v := range split.Data {
 			switch v {
@@ -115,14 +114,14 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 			case 1:
 				testIdx = append(testIdx, i)
 			default:
-				return nil, nil, fmt.Errorf("%w: %s: row %d: %v is not 0 (train) or 1 (test)", ErrInvalid, spec.SplitFile, i+1, v)
+				return nil, nil, invalidf("%s: row %d: %v is not 0 (train) or 1 (test)", spec.SplitFile, i+1, v)
 			}
 		}
 	} else {
 		trainIdx, testIdx = stratifiedSplit(y, spec.TestFraction, spec.SplitSeed)
 	}
 	if len(trainIdx) == 0 || len(testIdx) == 0 {
-		return nil, nil, fmt.Errorf("%w: %s: the split leaves %d training and %d test samples; both must be non-empty", ErrInvalid, spec.Name, len(trainIdx), len(testIdx))
+		return nil, nil, invalidf("%s: the split leaves %d training and %d test samples; both must be non-empty", spec.Name, len(trainIdx), len(testIdx))
 	}
 	d.Train = all.Subset(trainIdx, d.Modalities)
 	d.Test = all.Subset(testIdx, d.Modalities)

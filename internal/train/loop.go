@@ -26,7 +26,7 @@ import (
 
 // ErrInterrupted is returned when training stops on a cancelled context; the state at that
 // point is in the run directory's checkpoint.
-var ErrInterrupted = errors.New("training interrupted")
+var ErrInterrupted = errors.New("interrupted")
 
 // ErrDiverged is returned when the loss becomes NaN, infinite or larger than train.max_loss.
 var ErrDiverged = errors.New("loss diverged")
@@ -106,7 +106,7 @@ func Resume(dir string, sets []string, hooks Hooks) (*Trainer, error) {
 	var st State
 	if err := checkpoint.Load(path, &st); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%w to resume in %s (start a run with dmrnet train --config FILE --out %s)", ErrNoCheckpoint, dir, dir)
+			return nil, fmt.Errorf("%s: %w to resume (start a run with dmrnet train --config FILE --out %s)", dir, ErrNoCheckpoint, dir)
 		}
 		return nil, err
 	}

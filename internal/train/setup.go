@@ -55,10 +55,10 @@ func LoadData(cfg *config.Config, stored []dataset.Norm) (*dataset.Dataset, erro
 		return nil, err
 	}
 	if cfg.Data.LiveClass >= len(ds.Classes) {
-		return nil, fmt.Errorf("%w: data.live_class %d is not a class of the data set (%d classes)", config.ErrInvalid, cfg.Data.LiveClass, len(ds.Classes))
+		return nil, &config.Error{Key: "data.live_class", Msg: fmt.Sprintf("data.live_class: %d is not a class of the data set, which has %d (set the index of the bona fide class)", cfg.Data.LiveClass, len(ds.Classes))}
 	}
 	if ds.Val != nil && cfg.Data.ValFraction > 0 {
-		return nil, fmt.Errorf("%w: the data set has its own validation split; set data.val_fraction=0", config.ErrInvalid)
+		return nil, &config.Error{Key: "data.val_fraction", Msg: fmt.Sprintf("data.val_fraction: %g, but the data set has its own validation split (set data.val_fraction=0)", cfg.Data.ValFraction)}
 	}
 	ds.HoldOut(cfg.Data.ValFraction, uint64(cfg.Train.Seed))
 	if err := ds.Standardize(std, stored); err != nil {
@@ -103,14 +103,11 @@ func readData(cfg *config.Config) (*dataset.Dataset, []dataset.StandardizeSpec, 
 			spec.Views = append(spec.Views, dataset.TableView{Name: v.Name, Path: dataPath(cfg, v.File), Format: v.Format})
 			files = append(files, dataPath(cfg, v.File))
 		}
-		return cachedLoad(cfg, "table", spec, files, func() (*dataset.Dataset, []dataset.StandardizeSpec, error) { return dataset.LoadTable(spec) })
+		return cachedLoad(cfg, "table", spec, func() ([]string, error) { return files, nil }, func() (*dataset.Dataset, []dataset.StandardizeSpec, error) { return dataset.LoadTable(spec) })
 	case "avmnist":
 		a := d.AVMNIST
 		spec := dataset.AVMNISTSpec{AudioDir: dataPath(cfg, a.Audio), MNISTDir: dataPath(cfg, a.MNIST), TestMaxTake: a.TestMaxTake, Mel: melSpec(a.Mel)}
-		files, err := dirFiles(spec.AudioDir, spec.MNISTDir)
-		if err != nil {
-			return nil, nil, err
-		}
+		files := func() ([]string, error) { return dirFiles(spec.AudioDir, spec.MNISTDir) }
 		return cachedLoad(cfg, "avmnist", spec, files, func() (*dataset.Dataset, []dataset.StandardizeSpec, error) { return dataset.LoadAVMNIST(spec) })
 	case "manifest":
 		mf := d.Manifest
@@ -126,21 +123,21 @@ func readData(cfg *config.Config) (*dataset.Dataset, []dataset.StandardizeSpec, 
 				Image: imageio.Spec{Channels: m.Channels, Height: m.Height, Width: m.Width, Mean: m.Mean, Std: m.Std, Convert: m.Convert},
 			})
 		}
-		if d.CacheDir == "" {
-			return dataset.LoadManifest(spec)
-		}
-		files, err := dirFiles(filepath.Dir(spec.Path))
-		if err != nil {
-			return nil, nil, err
-		}
+		files := func() ([]string, error) { return dirFiles(filepath.Dir(spec.Path)) }
 		return cachedLoad(cfg, "manifest", spec, files, func() (*dataset.Dataset, []dataset.StandardizeSpec, error) { return dataset.LoadManifest(spec) })
 	}
-	return nil, nil, fmt.Errorf("%w: data.kind %q is not supported", config.ErrInvalid, d.Kind)
+	return nil, nil, &config.Error{Key: "data.kind", Msg: fmt.Sprintf("data.kind: %q is not supported (want synthetic, table, avmnist or manifest)", d.Kind)}
 }
 
-func cachedLoad(cfg *config.Config, kind string, settings any, files []string, build func() (*dataset.Dataset, []dataset.StandardizeSpec, error)) (*dataset.Dataset, []dataset.StandardizeSpec, error) {
+// cachedLoad builds the data set, through the on-disk cache when data.cache_dir is set; the
+// cache key covers the settings and the content of the files listFiles names.
+func cachedLoad(cfg *config.Config, kind string, settings any, listFiles func() ([]string, error), build func() (*dataset.Dataset, []dataset.StandardizeSpec, error)) (*dataset.Dataset, []dataset.StandardizeSpec, error) {
 	if cfg.Data.CacheDir == "" {
 		return build()
+	}
+	files, err := listFiles()
+	if err != nil {
+		return nil, nil, err
 	}
 	key, err := dataset.CacheKey(settings, files)
 	if err != nil {
@@ -163,7 +160,7 @@ func dirFiles(dirs ...string) ([]string, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", dataset.ErrInvalid, err)
+			return nil, fmt.Errorf("list the data files: %w", err)
 		}
 	}
 	sort.Strings(out)

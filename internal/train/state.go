@@ -178,9 +178,9 @@ func Open(dir, dataRoot string) (*Trained, error) {
 		path, final = filepath.Join(dir, CheckpointFile), false
 		if _, err := os.Stat(path); err != nil {
 			if _, derr := os.Stat(dir); derr != nil {
-				return nil, fmt.Errorf("%w: run directory %s does not exist (train first: dmrnet train --config FILE)", ErrNoCheckpoint, dir)
+				return nil, fmt.Errorf("%s: %w: the directory does not exist (train first: dmrnet train --config FILE)", dir, ErrNoCheckpoint)
 			}
-			return nil, fmt.Errorf("%w in %s (train first, or point --checkpoint at a run directory)", ErrNoCheckpoint, dir)
+			return nil, fmt.Errorf("%s: %w (train first, or point --checkpoint at a run directory)", dir, ErrNoCheckpoint)
 		}
 	}
 	var st State

@@ -463,3 +463,25 @@ func TestDropoutRespectsMissingModalities(t *testing.T) {
 		}
 	}
 }
+
+// TestDataCache loads a table set twice through data.cache_dir: the second load reads the
+// cache file and gives the same data.
+func TestDataCache(t *testing.T) {
+	cfg := tableConfig(t)
+	cfg.Data.CacheDir = t.TempDir()
+	a, err := LoadData(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(cfg.Data.CacheDir)
+	if len(ents) != 1 || !strings.HasPrefix(ents[0].Name(), "table-") {
+		t.Fatalf("cache dir holds %v", ents)
+	}
+	b, err := LoadData(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a.Train, b.Train) || !reflect.DeepEqual(a.Norms, b.Norms) {
+		t.Fatal("cached data differs")
+	}
+}
