@@ -55,41 +55,11 @@ func (w *Workspace) Mul(c, a, b []float32, m, k, n int, ta, tb, acc bool, worker
 	w.kernelMul(c, a, b, m, k, n, ta, tb, acc, workers)
 }
 
-// A PackFunc writes the packed panels of one operand for the depths [p0, p0+kk): for the
-// left operand (m x k), panel ip holds at [ip*MR*kk + p*MR + i] the element (ip*MR+i, p0+p),
-// zero past m; for the right operand (k x n), panel jp holds at [jp*NR*kk + p*NR + j] the
-// element (p0+p, jp*NR+j), zero past n. Computing the operands while packing (convolution
-// patches, say) saves materialising them.
-type PackFunc func(dst []float32, p0, kk int)
-
-// Tile sizes of the packed layouts (see PackFunc).
-const (
-	MR = mr
-	NR = nr
-)
-
-// MulFunc computes c = A B (c += A B when acc) for an m x k operand A and a k x n operand B
-// given by their packing functions. It needs the AVX2/FMA kernel (HasKernel).
-func (w *Workspace) MulFunc(c []float32, packA, packB PackFunc, m, k, n int, acc bool, workers int) {
-	if !hasKernel {
-		panic("sgemm: MulFunc needs the AVX2/FMA kernel")
-	}
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 {
-		if !acc {
-			clear(c[:m*n])
-		}
-		return
-	}
-	for p0 := 0; p0 < k; p0 += kc {
-		w.pass(c, packA, packB, m, n, p0, min(kc, k-p0), acc || p0 > 0, workers)
-	}
-}
-
-// HasKernel reports whether this CPU runs the assembly kernel (MulFunc needs it).
-func HasKernel() bool { return hasKernel }
+// packFunc writes the packed panels of one operand for the depths [p0, p0+kk): for the
+// left operand (m x k), panel ip holds at [ip*mr*kk + p*mr + i] the element (ip*mr+i, p0+p),
+// zero past m; for the right operand (k x n), panel jp holds at [jp*nr*kk + p*nr + j] the
+// element (p0+p, jp*nr+j), zero past n.
+type packFunc func(dst []float32, p0, kk int)
 
 // kernelMul runs the product in passes of depth kc: each pass packs its slices of op(a) and
 // op(b) and accumulates into c.
@@ -102,7 +72,7 @@ func (w *Workspace) kernelMul(c, a, b []float32, m, k, n int, ta, tb, acc bool, 
 }
 
 // pass accumulates A[:, p0:p0+kk] B[p0:p0+kk, :] into c (or stores it when !acc).
-func (w *Workspace) pass(c []float32, pa, pb PackFunc, m, n, p0, kk int, acc bool, workers int) {
+func (w *Workspace) pass(c []float32, pa, pb packFunc, m, n, p0, kk int, acc bool, workers int) {
 	mp, np := (m+mr-1)/mr, (n+nr-1)/nr
 	w.bp = grow(w.bp, np*nr*kk)
 	pb(w.bp, p0, kk)
