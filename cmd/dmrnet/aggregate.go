@@ -9,11 +9,12 @@ import (
 	"github.com/dmrnet/dmrnet/internal/aggregate"
 	"github.com/dmrnet/dmrnet/internal/atomicfile"
 	"github.com/dmrnet/dmrnet/internal/config"
+	"github.com/dmrnet/dmrnet/internal/specialist"
 	"github.com/spf13/cobra"
 )
 
 type aggregateOptions struct {
-	format, plot, metric, output, title string
+	format, plot, metric, output, title, specialists string
 }
 
 func (a *app) newAggregateCmd() *cobra.Command {
@@ -41,6 +42,7 @@ one line per group with its seed spread.`,
 	f.StringVar(&o.metric, "metric", "accuracy", "metric: accuracy, macro_f1 or acer")
 	f.StringVar(&o.output, "output", "", "write the table to this file (atomically) instead of stdout")
 	f.StringVar(&o.title, "title", "", "title of the plot (default: the data set and metric)")
+	f.StringVar(&o.specialists, "specialists", "", "compare with the specialists in this directory (dmrnet specialists): a specialist column and each variant's cost of robustness")
 	return cmd
 }
 
@@ -72,6 +74,19 @@ func (a *app) runAggregate(o *aggregateOptions, paths []string) error {
 	table, err := aggregate.Summarize(groups, o.metric)
 	if err != nil {
 		return err
+	}
+	if o.specialists != "" {
+		if o.metric != "accuracy" {
+			return usagef("--specialists: compares accuracy only (drop --metric=%s)", o.metric)
+		}
+		set, err := specialist.Load(o.specialists)
+		if err != nil {
+			return err
+		}
+		if err := set.Check(table.Modalities); err != nil {
+			return err
+		}
+		table.AddSpecialists(set)
 	}
 	if o.plot != "" {
 		title := o.title

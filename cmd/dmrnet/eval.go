@@ -60,7 +60,7 @@ func (a *app) openModel(o *modelOptions) (*train.Trained, *evaluate.Evaluator, *
 		fmt.Fprintf(a.errOut, "dmrnet: training in %s has not finished; evaluating its checkpoint after epoch %d of %d\n",
 			dir, tr.State.Epoch, tr.Config.Train.Epochs)
 	}
-	ev, err := evaluate.New(tr.Model, tr.Data, tr.Config.Train.EvalBatchSize, tr.Config.Data.LiveClass)
+	ev, err := train.NewEvaluator(tr.Config, tr.Model, tr.Data)
 	if err != nil {
 		return nil, nil, nil, err
 	}

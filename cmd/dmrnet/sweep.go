@@ -7,13 +7,15 @@ import (
 
 	"github.com/dmrnet/dmrnet/internal/atomicfile"
 	"github.com/dmrnet/dmrnet/internal/report"
+	"github.com/dmrnet/dmrnet/internal/specialist"
 	"github.com/spf13/cobra"
 )
 
 type sweepOptions struct {
 	modelOptions
-	format string
-	output string
+	format      string
+	output      string
+	specialists string
 }
 
 func (a *app) newSweepCmd() *cobra.Command {
@@ -32,6 +34,7 @@ Combinations in the model's hard set are marked.`,
 	f := cmd.Flags()
 	f.StringVar(&o.format, "format", "table", "output format: table, json, csv or markdown")
 	f.StringVar(&o.output, "output", "", "write to this file (atomically) instead of stdout")
+	f.StringVar(&o.specialists, "specialists", "", "compare with the specialists in this directory (dmrnet specialists): their accuracy, the gap and the cost of robustness")
 	return cmd
 }
 
@@ -49,6 +52,16 @@ func (a *app) runSweep(o *sweepOptions) error {
 	}
 	sw.Split = o.split
 	sw.Checkpoint = tr.Path
+	if o.specialists != "" {
+		set, err := specialist.Load(o.specialists)
+		if err != nil {
+			return err
+		}
+		if err := set.Check(sw.Modalities); err != nil {
+			return err
+		}
+		sw.AddSpecialists(set)
+	}
 	if o.output == "" {
 		return sw.Write(a.out, o.format)
 	}

@@ -78,7 +78,9 @@ type plotRow struct {
 // the number of modalities otherwise; vertical lines separate combinations with different
 // numbers of modalities. Each group is one line of its mean over seeds in percent, with a
 // translucent band (many combinations) or error bars (few) of ±1 standard deviation; the
-// legend is outside the data area. An empty title leaves the plot untitled.
+// legend is outside the data area. Specialists (see AddSpecialists) are black crosses at
+// the combinations that have one, labelled "specialist" in the legend. An empty title
+// leaves the plot untitled.
 func (t *Table) Plot(path string, title string) error {
 	if ext := strings.ToLower(filepath.Ext(path)); ext != ".png" {
 		return fmt.Errorf("aggregate: plot %s: the file name must end in .png", path)
@@ -188,6 +190,28 @@ func (t *Table) Plot(path string, title string) error {
 		}
 		p.Add(line, points)
 		legend.Add(label, append(thumbs, line, points)...)
+	}
+	if t.hasSpecialists() {
+		var pts plotter.XYs
+		for i, r := range rows {
+			if c := r.row.Specialist; c != nil {
+				m := 100 * c.Mean
+				pts = append(pts, plotter.XY{X: float64(i), Y: m})
+				ymin, ymax = math.Min(ymin, m), math.Max(ymax, m)
+			}
+		}
+		marks, err := plotter.NewScatter(pts)
+		if err != nil {
+			return fmt.Errorf("aggregate: plot %s: %w", path, err)
+		}
+		marks.Color = color.Black
+		marks.Shape = boldCross{width: vg.Points(2)}
+		marks.Radius = vg.Points(4)
+		if named {
+			marks.Radius = vg.Points(6)
+		}
+		p.Add(marks)
+		legend.Add("specialist", marks)
 	}
 	if math.IsInf(ymin, 0) {
 		return fmt.Errorf("aggregate: plot %s: the table has no values", path)
@@ -344,4 +368,19 @@ func (s separators) Plot(c draw.Canvas, p *plot.Plot) {
 type errorBars struct {
 	plotter.XYs
 	plotter.YErrors
+}
+
+// boldCross is draw.CrossGlyph (an "x") with lines of the given width.
+type boldCross struct{ width vg.Length }
+
+// DrawGlyph implements draw.GlyphDrawer.
+func (g boldCross) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: g.width})
+	r := sty.Radius * math.Sqrt2 / 2
+	for _, dy := range []vg.Length{r, -r} {
+		var p vg.Path
+		p.Move(vg.Point{X: pt.X - r, Y: pt.Y - dy})
+		p.Line(vg.Point{X: pt.X + r, Y: pt.Y + dy})
+		c.Stroke(p)
+	}
 }

@@ -33,6 +33,9 @@ type TableRow struct {
 	Summary bool `json:"summary,omitempty"`
 	// Cells holds one Cell per group, in the order of Table.Groups.
 	Cells []Cell `json:"cells"`
+	// Specialist is the accuracy of the combination's specialist model (trained on it
+	// alone) over its seeds, if known; nil for a summary row. See Table.AddSpecialists.
+	Specialist *Cell `json:"specialist,omitempty"`
 }
 
 // Table is the summary of several groups of runs over all modality combinations.
@@ -51,6 +54,9 @@ type Table struct {
 	Rows []TableRow `json:"rows"`
 	// WorstNames[g][i] is the worst combination of run i (in seed order) of group g.
 	WorstNames [][]string `json:"worst_names"`
+	// Costs holds the cost of robustness of each group compared with specialists, in the
+	// order of Groups; nil without specialists. See AddSpecialists.
+	Costs []GroupCost `json:"costs,omitempty"`
 }
 
 // metricValue returns the value of metric in row r of the sweep in file.

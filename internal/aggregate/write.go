@@ -31,13 +31,21 @@ func metricName(metric string) string {
 //   - "table": aligned text with a column per group; cells are mean±std over seeds in percent
 //     with one decimal (a single run shows its value alone, a missing one "-"); a separator
 //     precedes the "mean" and "worst" rows; lines below give the seeds of each group and the
-//     worst combination of each seed.
+//     worst combination of each seed. When a row has a specialist (see AddSpecialists), a
+//     last column "specialist" holds the specialists' cells ("-" for combinations without
+//     one), and below the table one line per group gives its cost of robustness: "cost of
+//     robustness (LABEL): mean gap G points, worst NAME G (N combinations)", the mean gap
+//     with two decimals, the worst with one, both in percentage points with a sign.
 //   - "markdown": the same as a GitHub-flavoured Markdown table, the "mean" and "worst" rows
-//     in bold, with a description above and the worst combinations below.
+//     in bold, with a description above and the cost of robustness and the worst
+//     combinations below.
 //   - "csv": long format, one record per row and group with the columns
 //     combination,present,group,mean,std,n; present joins the present modalities with '+'
-//     (empty for the summary rows); mean and std are fractions in full precision.
-//   - "json": t as indented JSON, with a trailing newline.
+//     (empty for the summary rows); mean and std are fractions in full precision. A
+//     combination with a specialist has one more record, after those of the groups, with
+//     the group "specialist". The cost of robustness is left out (see "json").
+//   - "json": t as indented JSON, with a trailing newline; it includes the specialists and
+//     Costs.
 func (t *Table) Write(w io.Writer, format string) error {
 	switch format {
 	case "table":
@@ -72,8 +80,12 @@ func pct(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) }
 
 // description is the line above the table that says what the cells are.
 func (t *Table) description() string {
-	return fmt.Sprintf("%s in %%, mean±std over seeds (sample std, ddof=1); 'mean' = mean over combinations, 'worst' = worst combination of each run",
+	d := fmt.Sprintf("%s in %%, mean±std over seeds (sample std, ddof=1); 'mean' = mean over combinations, 'worst' = worst combination of each run",
 		metricName(t.Metric))
+	if t.hasSpecialists() {
+		d += specialistNote
+	}
+	return d
 }
 
 // seedsLine lists the number of seeds and the seeds of each group.
@@ -107,10 +119,21 @@ func (t *Table) worstLine() string {
 // cells returns the header and the formatted rows of t.
 func (t *Table) cells() (header []string, rows [][]string) {
 	header = append([]string{"combination"}, t.Groups...)
+	spec := t.hasSpecialists()
+	if spec {
+		header = append(header, "specialist")
+	}
 	for _, r := range t.Rows {
 		row := []string{r.Combination}
 		for _, c := range r.Cells {
 			row = append(row, cellText(c))
+		}
+		if spec {
+			// Pad rows with fewer cells so that the specialist stays in its column.
+			for len(row) < len(header)-1 {
+				row = append(row, "")
+			}
+			row = append(row, specialistText(r))
 		}
 		rows = append(rows, row)
 	}
@@ -153,6 +176,9 @@ func (t *Table) writeText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("aggregate: %w", err)
 	}
+	if len(t.Costs) > 0 {
+		buf.WriteString("\n" + joinLines(t.costLines(), "\n"))
+	}
 	buf.WriteString("\n" + t.seedsLine() + "\n" + t.worstLine() + "\n")
 	// Trim the padding tabwriter leaves at the end of lines.
 	var out bytes.Buffer
@@ -190,6 +216,9 @@ func (t *Table) writeMarkdown(w io.Writer) error {
 		}
 		line(r)
 	}
+	for _, l := range t.costLines() {
+		b.WriteString("\n" + mdEscape(l) + "\n")
+	}
 	b.WriteString("\n" + mdEscape(t.seedsLine()) + "\n\n" + mdEscape(t.worstLine()) + "\n")
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("aggregate: %w", err)
@@ -216,6 +245,9 @@ func (t *Table) writeCSV(w io.Writer) error {
 				mean, std = full(c.Mean), full(c.Std)
 			}
 			records = append(records, []string{r.Combination, strings.Join(r.Present, "+"), label, mean, std, strconv.Itoa(c.N)})
+		}
+		if c := r.Specialist; c != nil {
+			records = append(records, []string{r.Combination, strings.Join(r.Present, "+"), "specialist", full(c.Mean), full(c.Std), strconv.Itoa(c.N)})
 		}
 	}
 	cw := csv.NewWriter(w)

@@ -184,6 +184,29 @@ type Model struct {
 	// BNMomentum is the weight of the new batch in BatchNorm running statistics (PyTorch's).
 	BNMomentum float64 `mapstructure:"bn_momentum" yaml:"bn_momentum"`
 	BNEps      float64 `mapstructure:"bn_eps" yaml:"bn_eps"`
+	// AuxHeads adds a Linear(E, C) classifier on every modality's encoder output, trained
+	// with weight lambda on the samples whose drawn combination has the modality.
+	AuxHeads AuxHeads `mapstructure:"aux_heads" yaml:"aux_heads"`
+	// Inference is how predictions are made: "fused" (the paper's fused path), "route"
+	// (single-modality combinations answered by that modality's auxiliary head, the rest
+	// by the fused path) or "ensemble" (weighted mean of the log-probabilities of the fused
+	// path and the present modalities' auxiliary heads). route and ensemble need aux heads.
+	Inference string `mapstructure:"inference" yaml:"inference"`
+	// Ensemble weighs the fused path and each auxiliary head in "ensemble" inference.
+	Ensemble EnsembleWeights `mapstructure:"ensemble" yaml:"ensemble"`
+}
+
+// AuxHeads configures the per-modality auxiliary classifiers.
+type AuxHeads struct {
+	// Weight is lambda of lambda * mean over present (sample, modality) pairs of
+	// CE(head_m(e_m), y); 0 (the default, the paper's model) means no auxiliary heads.
+	Weight float64 `mapstructure:"weight" yaml:"weight"`
+}
+
+// EnsembleWeights are the weights of the fused path and of each auxiliary head.
+type EnsembleWeights struct {
+	Fused float64 `mapstructure:"fused" yaml:"fused"`
+	Aux   float64 `mapstructure:"aux" yaml:"aux"`
 }
 
 // Encoder describes one modality encoder.
@@ -214,8 +237,11 @@ type Hard struct {
 	// K is the size of the hard set; 0 means ceil((2^M-1)/3).
 	K int `mapstructure:"k" yaml:"k"`
 	// By is the mining criterion: "loss" (mean per-sample cross-entropy during warm-up, the
-	// default) or "variance" (mean predicted variance, the paper's rule). The README's
-	// reproduction section gives the measurements behind the default.
+	// default) or "variance" (mean predicted variance, the paper's rule); the README's
+	// reproduction section gives the measurements behind the default. "soft" replaces the
+	// hard set: a running mean cross-entropy r_c per combination (r_c = m_c after epoch 0,
+	// then r_c <- 0.8 r_c + 0.2 m_c for the combinations drawn in an epoch) weights each
+	// sample's cross-entropy by r_c / mean(r) from epoch W on, with no separate HCR term.
 	By string `mapstructure:"by" yaml:"by"`
 	// Mode is "once" (chosen at the end of warm-up) or "every-epoch" (re-estimated from each
 	// epoch's statistics after warm-up).
@@ -314,6 +340,8 @@ func Default() Config {
 			DType:      "float32",
 			BNMomentum: 0.1,
 			BNEps:      1e-5,
+			Inference:  "fused",
+			Ensemble:   EnsembleWeights{Fused: 1, Aux: 1},
 		},
 		Loss:    Loss{Alpha: 1e-3, Beta: 0.2},
 		Hard:    Hard{K: 0, By: "loss", Mode: "once", WarmupEpochs: 5},

@@ -323,10 +323,28 @@ func (c *Config) validateModel() error {
 	default:
 		return oneOf("model.dtype", m.DType, "float32", "float64")
 	}
-	return firstError(
+	if err := firstError(
 		checkFloat("model.bn_momentum", m.BNMomentum, "in (0, 1]", m.BNMomentum > 0 && m.BNMomentum <= 1),
 		checkFloat("model.bn_eps", m.BNEps, "> 0 (finite)", m.BNEps > 0 && finite(m.BNEps)),
-	)
+		checkFloat("model.aux_heads.weight", m.AuxHeads.Weight, ">= 0 (0: no auxiliary heads)", m.AuxHeads.Weight >= 0 && finite(m.AuxHeads.Weight)),
+		checkFloat("model.ensemble.fused", m.Ensemble.Fused, ">= 0", m.Ensemble.Fused >= 0 && finite(m.Ensemble.Fused)),
+		checkFloat("model.ensemble.aux", m.Ensemble.Aux, ">= 0", m.Ensemble.Aux >= 0 && finite(m.Ensemble.Aux)),
+	); err != nil {
+		return err
+	}
+	switch m.Inference {
+	case "fused":
+	case "route", "ensemble":
+		if m.AuxHeads.Weight == 0 {
+			return invalid("model.inference", "%s needs auxiliary heads (set model.aux_heads.weight > 0, e.g. 1)", m.Inference)
+		}
+		if m.Inference == "ensemble" && m.Ensemble.Fused+m.Ensemble.Aux == 0 {
+			return invalid("model.ensemble", "both weights are 0 (give the fused path or the auxiliary heads a positive weight)")
+		}
+	default:
+		return oneOf("model.inference", m.Inference, "fused", "route", "ensemble")
+	}
+	return nil
 }
 
 // validateEncoder checks the encoder at key.
@@ -382,9 +400,12 @@ func (c *Config) validateHard() error {
 		return err
 	}
 	switch h.By {
-	case "variance", "loss":
+	case "variance", "loss", "soft":
 	default:
-		return oneOf("hard.by", h.By, "variance", "loss")
+		return oneOf("hard.by", h.By, "variance", "loss", "soft")
+	}
+	if h.By == "soft" && h.WarmupEpochs < 1 {
+		return invalid("hard.warmup_epochs", "is 0, but hard.by=soft weights samples from epoch W on with statistics of the epochs before (set hard.warmup_epochs >= 1)")
 	}
 	switch h.Mode {
 	case "once", "every-epoch":

@@ -316,3 +316,32 @@ func TestValidateFillsEncoders(t *testing.T) {
 	})
 	eq(t, "the caller's map", shared, map[string]Encoder{"weak": {Layers: []int{8}}, "strong": {Type: "mlp"}})
 }
+
+func TestValidateRobustOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(c *Config)
+		want string
+	}{
+		{"route without heads", func(c *Config) { c.Model.Inference = "route" }, "model.aux_heads.weight"},
+		{"unknown inference", func(c *Config) { c.Model.Inference = "vote" }, "model.inference"},
+		{"negative aux", func(c *Config) { c.Model.AuxHeads.Weight = -1 }, "model.aux_heads.weight"},
+		{"empty ensemble", func(c *Config) {
+			c.Model.AuxHeads.Weight, c.Model.Inference, c.Model.Ensemble = 1, "ensemble", EnsembleWeights{}
+		}, "model.ensemble"},
+		{"soft without warm-up", func(c *Config) { c.Hard.By, c.Hard.WarmupEpochs, c.Loss.Beta = "soft", 0, 0 }, "hard.warmup_epochs"},
+	}
+	for _, tt := range tests {
+		c := Default()
+		tt.mod(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error naming %s", tt.name, err, tt.want)
+		}
+	}
+	c := Default()
+	c.Model.AuxHeads.Weight, c.Model.Inference, c.Hard.By = 1, "ensemble", "soft"
+	if err := c.Validate(); err != nil {
+		t.Errorf("aux heads + ensemble + soft: %v", err)
+	}
+}

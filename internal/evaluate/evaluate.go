@@ -5,6 +5,7 @@ package evaluate
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/dmrnet/dmrnet/internal/combo"
 	"github.com/dmrnet/dmrnet/internal/dataset"
@@ -22,8 +23,87 @@ type Evaluator struct {
 	LiveClass int
 	// Hard marks hard-set rows in reports (may be nil).
 	Hard []combo.Set
+	// Mode is the inference mode: "fused" (or ""), "route" or "ensemble" (see Predict);
+	// EnsembleFused and EnsembleAux weigh the ensemble.
+	Mode                       string
+	EnsembleFused, EnsembleAux float64
 
 	graph *model.EvalGraph
+}
+
+// Predict returns sample i's class under an inference mode for a combination set, from the
+// fused logits and the auxiliary heads' logits (per modality, row-major with c classes):
+//
+//	fused:    argmax fused
+//	route:    argmax aux_m when set is the single modality m, else argmax fused
+//	ensemble: argmax of Scores
+func Predict(mode string, wf, wa float64, logits []float64, aux [][]float64, set combo.Set, i, c int) int {
+	switch mode {
+	case "route":
+		if set.Len() == 1 && len(aux) > 0 {
+			return argmax(aux[bits(set)][i*c : (i+1)*c])
+		}
+	case "ensemble":
+		if len(aux) > 0 {
+			return argmax(Scores(wf, wa, logits, aux, set, i, c))
+		}
+	}
+	return argmax(logits[i*c : (i+1)*c])
+}
+
+// Scores is the ensemble's log-probability of every class for sample i:
+//
+//	(wf log softmax(fused) + sum_{m in set} wa log softmax(aux_m)) / (wf + |set| wa)
+func Scores(wf, wa float64, logits []float64, aux [][]float64, set combo.Set, i, c int) []float64 {
+	out := make([]float64, c)
+	add := func(row []float64, w float64) {
+		if w == 0 {
+			return
+		}
+		mx := math.Inf(-1)
+		for _, v := range row {
+			mx = math.Max(mx, v)
+		}
+		var s float64
+		for _, v := range row {
+			s += math.Exp(v - mx)
+		}
+		lse := mx + math.Log(s)
+		for j, v := range row {
+			out[j] += w * (v - lse)
+		}
+	}
+	add(logits[i*c:(i+1)*c], wf)
+	total := wf
+	for m := range aux {
+		if set.Has(m) {
+			add(aux[m][i*c:(i+1)*c], wa)
+			total += wa
+		}
+	}
+	for j := range out {
+		out[j] /= total
+	}
+	return out
+}
+
+func argmax(row []float64) int {
+	best := 0
+	for j, v := range row {
+		if v > row[best] {
+			best = j
+		}
+	}
+	return best
+}
+
+// bits returns the position of the single modality of a one-modality set.
+func bits(s combo.Set) int {
+	for m := 0; ; m++ {
+		if s.Has(m) {
+			return m
+		}
+	}
 }
 
 // New returns an evaluator with an inference graph for batches of up to batch samples.
@@ -67,8 +147,9 @@ func (e *Evaluator) Confusion(s *dataset.Split, set combo.Set) (*metrics.Confusi
 		if err != nil {
 			return nil, err
 		}
+		c := len(e.Data.Classes)
 		for i, j := range rows {
-			conf.Add(s.Y[j], out.Pred[i])
+			conf.Add(s.Y[j], Predict(e.Mode, e.EnsembleFused, e.EnsembleAux, out.Logits, out.Aux, set, i, c))
 		}
 	}
 	return conf, nil
@@ -81,6 +162,9 @@ func (e *Evaluator) Row(s *dataset.Split, set combo.Set) (report.Row, error) {
 		return report.Row{}, err
 	}
 	r := report.FromConfusion(e.Space.Present(set), conf, e.LiveClass)
+	if e.Mode != "" && e.Mode != "fused" {
+		r.Inference = e.Mode
+	}
 	for _, h := range e.Hard {
 		if h == set {
 			r.Hard = true
@@ -99,5 +183,10 @@ func (e *Evaluator) Sweep(s *dataset.Split) (*report.Sweep, error) {
 		}
 		rows = append(rows, r)
 	}
-	return report.NewSweep(e.Space.Names(), e.Data.Classes, rows), nil
+	sw := report.NewSweep(e.Space.Names(), e.Data.Classes, rows)
+	sw.Inference = e.Mode
+	if sw.Inference == "" {
+		sw.Inference = "fused"
+	}
+	return sw, nil
 }

@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -83,5 +84,45 @@ func TestMissingModalitiesSkipSamples(t *testing.T) {
 		if r.N != want[r.Name] {
 			t.Errorf("%s: n = %d, want %d", r.Name, r.N, want[r.Name])
 		}
+	}
+}
+
+// TestPredictModes checks routing and the ensemble against log-probabilities computed by
+// hand for two classes and two modalities.
+func TestPredictModes(t *testing.T) {
+	// sample 0: fused logits favour class 0; modality a's head favours class 1 strongly,
+	// modality b's head favours class 0 weakly
+	logits := []float64{1, 0}
+	aux := [][]float64{{0, 3}, {0.5, 0}}
+	lsm := func(x0, x1 float64) [2]float64 {
+		lse := math.Log(math.Exp(x0) + math.Exp(x1))
+		return [2]float64{x0 - lse, x1 - lse}
+	}
+	f, a, b := lsm(1, 0), lsm(0, 3), lsm(0.5, 0)
+	if got := Predict("fused", 1, 1, logits, aux, 3, 0, 2); got != 0 {
+		t.Errorf("fused: %d", got)
+	}
+	if got := Predict("route", 1, 1, logits, aux, 1, 0, 2); got != 1 {
+		t.Errorf("route {a}: %d, want a's head: 1", got)
+	}
+	if got := Predict("route", 1, 1, logits, aux, 3, 0, 2); got != 0 {
+		t.Errorf("route {a,b}: %d, want the fused path: 0", got)
+	}
+	// ensemble of fused and both heads, weights 1 and 0.5
+	sc := Scores(1, 0.5, logits, aux, 3, 0, 2)
+	for j := 0; j < 2; j++ {
+		want := (f[j] + 0.5*a[j] + 0.5*b[j]) / 2
+		if math.Abs(sc[j]-want) > 1e-12 {
+			t.Errorf("ensemble score %d = %v, want %v", j, sc[j], want)
+		}
+	}
+	// (-0.313 + 0.5*(-3.049) + 0.5*(-0.474)) / 2 = -1.037 for class 0,
+	// (-1.313 + 0.5*(-0.049) + 0.5*(-0.974)) / 2 = -0.912 for class 1
+	if got := Predict("ensemble", 1, 0.5, logits, aux, 3, 0, 2); got != 1 {
+		t.Errorf("ensemble: %d, want 1", got)
+	}
+	// only modality b present: fused + b both favour class 0
+	if got := Predict("ensemble", 1, 1, logits, aux, 2, 0, 2); got != 0 {
+		t.Errorf("ensemble {b}: %d, want 0", got)
 	}
 }

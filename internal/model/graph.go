@@ -23,6 +23,8 @@ type Batch struct {
 	// Noise is the reparameterisation noise eps ~ N(0, I), row-major (B, Z), drawn by the
 	// caller from its seeded generator (training only; nil means zeros, i.e. z = mu).
 	Noise []float64
+	// Weight scales each sample's cross-entropy in the loss (training only; nil means 1).
+	Weight []float64
 }
 
 // LossWeights are alpha and beta of L = CE + alpha*KL + beta*HCR.
@@ -178,6 +180,8 @@ type head struct {
 	z      *G.Node
 	logits *G.Node
 	rp     *reparamOp // the fused reparameterisation, if any
+	maskN  *G.Node
+	aux    G.Nodes // per modality (B, C) auxiliary logits, with auxiliary heads
 }
 
 // forward builds encoders -> masked concat -> mu/logvar -> (z) -> logits for batch size n.
@@ -196,7 +200,16 @@ func (b *builder) forward(n int, noise *G.Node) (*head, error) {
 		feats[i] = f
 	}
 	maskN, maskT := b.input("mask", n, len(b.m.encoders))
-	h.mask = maskT
+	h.mask, h.maskN = maskT, maskN
+	if b.m.HasAux() {
+		for i, ms := range b.m.spec.Modalities {
+			a, err := b.stack(feats[i], []layerDef{{name: "aux." + ms.Name}}, true)
+			if err != nil {
+				return nil, err
+			}
+			h.aux = append(h.aux, a)
+		}
+	}
 	fused, err := G.ApplyOp(newFuseOp(b.m.EncoderDims()), append(G.Nodes{maskN}, feats...)...)
 	if err != nil {
 		return nil, fmt.Errorf("fusion: %w", err)
@@ -306,20 +319,28 @@ type lossNodes struct {
 	cei               *G.Node // (B) per-sample cross-entropy
 }
 
-// lossTerms adds L = CE + alpha*KL + beta*HCR for a batch of n samples:
+// lossTerms adds L = 1/n sum_i w_i CE_i + alpha*KL + beta*HCR for a batch of n samples:
 //
-//	CE_i = -log softmax(logits_i)_{y_i}      CE  = 1/n sum_i CE_i
+//	CE_i = -log softmax(logits_i)_{y_i}      CE  = 1/n sum_i CE_i (logged unweighted)
 //	HCR  = 1/n sum_i hard_i * CE_i
 //	KL   = 0.5/n sum_i sum_d (exp(lv_id) + mu_id^2 - lv_id - 1)
 //
 // lv may be nil (deterministic model: no KL). KL is computed for logging even when alpha is 0.
-func (b *builder) lossTerms(n int, mu, lv, logits, target, hard *G.Node, w LossWeights) (*lossNodes, error) {
+func (b *builder) lossTerms(n int, mu, lv, logits, target, hard, weight *G.Node, w LossWeights) (*lossNodes, error) {
 	ln := &lossNodes{}
 	var err error
 	if ln.cei, err = G.ApplyOp(newXentOp(), logits, target); err != nil {
 		return nil, fmt.Errorf("cross-entropy: %w", err)
 	}
 	if ln.ce, err = G.Mean(ln.cei); err != nil {
+		return nil, err
+	}
+	// the loss's cross-entropy term is weighted per sample: 1/n sum_i w_i CE_i
+	wce, err := G.HadamardProd(ln.cei, weight)
+	if err != nil {
+		return nil, err
+	}
+	if wce, err = G.Mean(wce); err != nil {
 		return nil, err
 	}
 	weighted, err := G.HadamardProd(ln.cei, hard)
@@ -332,7 +353,7 @@ func (b *builder) lossTerms(n int, mu, lv, logits, target, hard *G.Node, w LossW
 	if ln.hcr, err = G.HadamardProd(ln.hcr, b.scalar(1/float64(n))); err != nil {
 		return nil, err
 	}
-	ln.loss = ln.ce
+	ln.loss = wce
 	if w.Beta != 0 {
 		t, err := G.HadamardProd(ln.hcr, b.scalar(w.Beta))
 		if err != nil {
@@ -394,6 +415,7 @@ type TrainGraph struct {
 	noise  *tensor.Dense // nil without PME
 	target *tensor.Dense // one-hot (B, C)
 	hard   *tensor.Dense // (B)
+	weight *tensor.Dense // (B) per-sample cross-entropy weights
 
 	loss, ce, kl, hcr, cei *G.Node
 	grads                  G.Nodes // aligned with Model.Params()
@@ -408,6 +430,8 @@ type TrainGraph struct {
 // StepResult is what one training step computed, before the optimiser's update.
 type StepResult struct {
 	Loss, CE, KL, HCR float64
+	// Aux is the auxiliary heads' mean cross-entropy over present (sample, modality) pairs.
+	Aux float64
 	// CEPerSample and VarPerSample (mean sigma^2 over the embedding; 0 without PME) are per
 	// sample, for hard-combination mining.
 	CEPerSample  []float64
@@ -434,9 +458,10 @@ func (m *Model) NewTrainGraph(n int, w LossWeights) (*TrainGraph, error) {
 	tg.h = h
 	target, tt := b.input("target", n, m.spec.Classes)
 	hard, ht := b.input("hard", n)
-	tg.target, tg.hard = tt, ht
+	weight, wt := b.input("weight", n)
+	tg.target, tg.hard, tg.weight = tt, ht, wt
 	if m.spec.Reference {
-		ln, err := b.lossTerms(n, h.mu, h.lv, h.logits, target, hard, w)
+		ln, err := b.lossTerms(n, h.mu, h.lv, h.logits, target, hard, weight, w)
 		if err != nil {
 			return nil, err
 		}
@@ -451,11 +476,14 @@ func (m *Model) NewTrainGraph(n int, w LossWeights) (*TrainGraph, error) {
 			G.Read(h.lv, &tg.rLV)
 		}
 	} else {
-		tg.lop = newLossOp(w, m.spec.PME)
+		tg.lop = newLossOp(w, m.spec.PME, len(h.aux), m.spec.AuxWeight)
 		tg.lop.rp = h.rp
-		in := G.Nodes{h.logits, target, hard}
+		in := G.Nodes{h.logits, target, hard, weight}
 		if m.spec.PME {
 			in = append(in, h.mu, h.lv)
+		}
+		if len(h.aux) > 0 {
+			in = append(append(in, h.maskN), h.aux...)
 		}
 		if tg.loss, err = G.ApplyOp(tg.lop, in...); err != nil {
 			return nil, fmt.Errorf("loss: %w", err)
@@ -514,6 +542,17 @@ func (tg *TrainGraph) Step(bt *Batch) (*StepResult, error) {
 		}
 	}
 	copyInto(tg.hard, hard)
+	weight := make([]float32, n)
+	for i := range weight {
+		weight[i] = 1
+		if bt.Weight != nil {
+			weight[i] = float32(bt.Weight[i])
+		}
+	}
+	if bt.Weight != nil && len(bt.Weight) != n {
+		return nil, fmt.Errorf("model: %d sample weights for %d samples", len(bt.Weight), n)
+	}
+	copyInto(tg.weight, weight)
 	if tg.noise != nil {
 		noise := make([]float32, n*m.spec.Latent)
 		if bt.Noise != nil {
@@ -538,7 +577,7 @@ func (tg *TrainGraph) Step(bt *Batch) (*StepResult, error) {
 	}
 	if tg.lop != nil {
 		st := &tg.lop.stats
-		return &StepResult{Loss: st.loss, CE: st.ce, KL: st.kl, HCR: st.hcr,
+		return &StepResult{Loss: st.loss, CE: st.ce, KL: st.kl, HCR: st.hcr, Aux: st.aux,
 			CEPerSample:  append([]float64(nil), st.cei...),
 			VarPerSample: append([]float64(nil), st.variance...),
 			Pred:         append([]int(nil), st.pred...)}, nil
@@ -613,6 +652,7 @@ type EvalGraph struct {
 	vm G.VM
 
 	rLogits, rLV G.Value
+	rAux         []G.Value
 }
 
 // Output is an evaluation pass's result for the real (unpadded) rows of a batch.
@@ -622,6 +662,8 @@ type Output struct {
 	Pred   []int
 	// Var is the mean predicted variance sigma^2 per sample (0 without PME).
 	Var []float64
+	// Aux holds, with auxiliary heads, each modality's logits, row-major (B, C).
+	Aux [][]float64
 }
 
 // NewEvalGraph builds the inference graph for batches of up to n samples.
@@ -638,6 +680,10 @@ func (m *Model) NewEvalGraph(n int) (*EvalGraph, error) {
 	G.Read(h.logits, &eg.rLogits)
 	if h.lv != nil {
 		G.Read(h.lv, &eg.rLV)
+	}
+	eg.rAux = make([]G.Value, len(h.aux))
+	for i, a := range h.aux {
+		G.Read(a, &eg.rAux[i])
 	}
 	eg.vm = G.NewTapeMachine(b.g)
 	return eg, nil
@@ -663,6 +709,9 @@ func (eg *EvalGraph) Forward(bt *Batch) (*Output, error) {
 		out.Var = meanExp(readFloats(eg.rLV)[:rows*eg.m.spec.Latent], eg.m.spec.Latent)
 	} else {
 		out.Var = make([]float64, rows)
+	}
+	for _, v := range eg.rAux {
+		out.Aux = append(out.Aux, readFloats(v)[:rows*c])
 	}
 	return out, nil
 }

@@ -107,6 +107,10 @@ type lossOp struct {
 	baseOp
 	w     LossWeights
 	pme   bool
+	nAux  int     // number of auxiliary heads (0: none)
+	auxW  float64 // their loss weight lambda
+	iMu   int     // input positions: mu (then lv), the presence mask (then the aux logits)
+	iMask int
 	stats lossStats
 	grads []any // per input: nil or the gradient (same type as the input's data)
 	// rp, when set, is the reparameterisation of the same graph, whose sigma^2 = exp(lv)
@@ -116,26 +120,48 @@ type lossOp struct {
 
 // lossStats is what the last forward pass computed besides the loss.
 type lossStats struct {
-	loss, ce, kl, hcr float64
-	cei, variance     []float64
-	pred              []int
+	loss, ce, kl, hcr, aux float64
+	cei, variance          []float64
+	pred                   []int
 }
 
-func newLossOp(w LossWeights, pme bool) *lossOp {
-	return &lossOp{baseOp: newBase("loss"), w: w, pme: pme}
+// newLossOp builds the loss of a graph with nAux auxiliary heads of weight auxW. Inputs:
+// logits, target, hard, weight, then mu and lv (with pme), then the presence mask (B, M)
+// and the auxiliary logits (with nAux > 0).
+func newLossOp(w LossWeights, pme bool, nAux int, auxW float64) *lossOp {
+	op := &lossOp{baseOp: newBase("loss"), w: w, pme: pme, nAux: nAux, auxW: auxW, iMu: -1, iMask: -1}
+	next := 4
+	if pme {
+		op.iMu = next
+		next += 2
+	}
+	if nAux > 0 {
+		op.iMask = next
+	}
+	return op
 }
 
 func (op *lossOp) Arity() int {
+	n := 4
 	if op.pme {
-		return 5
+		n += 2
 	}
-	return 3
+	if op.nAux > 0 {
+		n += 1 + op.nAux
+	}
+	return n
 }
 
 func (op *lossOp) Type() hm.Type {
-	ts := []hm.Type{tensorType(2), tensorType(2), tensorType(1)}
+	ts := []hm.Type{tensorType(2), tensorType(2), tensorType(1), tensorType(1)}
 	if op.pme {
 		ts = append(ts, tensorType(2), tensorType(2))
+	}
+	if op.nAux > 0 {
+		ts = append(ts, tensorType(2))
+		for i := 0; i < op.nAux; i++ {
+			ts = append(ts, tensorType(2))
+		}
 	}
 	return hm.NewFnType(append(ts, hm.TypeVariable('a'))...)
 }
@@ -153,14 +179,20 @@ func (op *lossOp) Do(vals ...G.Value) (G.Value, error) {
 	return nil, fmt.Errorf("%s: unsupported dtype %v", op.name, logits.Dtype())
 }
 
-// lossForward computes the loss, the logged statistics and the gradients
+// lossForward computes the loss
 //
-//	dL/dlogits_ic = (softmax_ic - t_ic) * (1 + beta*hard_i) / B
+//	L = 1/B sum_i w_i CE_i + beta*HCR + alpha*KL + lambda * AUX
+//	AUX = sum_{i,m} mask_im CE(aux_m(i), y_i) / sum_{i,m} mask_im
+//
+// the logged statistics and the gradients
+//
+//	dL/dlogits_ic = (softmax_ic - t_ic) * (w_i + beta*hard_i) / B
 //	dL/dmu        = alpha * mu / B
 //	dL/dlv        = alpha * (exp(lv) - 1) / (2B)
+//	dL/daux_m,ic  = lambda * mask_im * (softmax(aux_m(i))_c - t_ic) / sum mask
 func lossForward[T float](op *lossOp, vals []G.Value) float64 {
 	lt := dense(vals[0], op.name)
-	logits, target, hard := lt.Data().([]T), data[T](vals[1], op.name), data[T](vals[2], op.name)
+	logits, target, hard, weight := lt.Data().([]T), data[T](vals[1], op.name), data[T](vals[2], op.name), data[T](vals[3], op.name)
 	b, c := lt.Shape()[0], lt.Shape()[1]
 	st := &op.stats
 	if len(st.cei) != b {
@@ -168,13 +200,16 @@ func lossForward[T float](op *lossOp, vals []G.Value) float64 {
 		op.grads = make([]any, op.Arity())
 		op.grads[0] = make([]T, b*c)
 		if op.pme {
-			z := dense(vals[3], op.name).Shape()[1]
-			op.grads[3], op.grads[4] = make([]T, b*z), make([]T, b*z)
+			z := dense(vals[op.iMu], op.name).Shape()[1]
+			op.grads[op.iMu], op.grads[op.iMu+1] = make([]T, b*z), make([]T, b*z)
+		}
+		for k := 0; k < op.nAux; k++ {
+			op.grads[op.iMask+1+k] = make([]T, b*c)
 		}
 	}
 	dlog := op.grads[0].([]T)
 	fb := float64(b)
-	var ce, hcr float64
+	var ce, wce, hcr float64
 	for i := 0; i < b; i++ {
 		row, t := logits[i*c:(i+1)*c], target[i*c:(i+1)*c]
 		lse := logSumExp(row)
@@ -190,9 +225,10 @@ func lossForward[T float](op *lossOp, vals []G.Value) float64 {
 		l += tsum * lse
 		st.cei[i], st.pred[i] = l, best
 		ce += l
+		wce += float64(weight[i]) * l
 		h := float64(hard[i])
 		hcr += h * l
-		wgt := (1 + op.w.Beta*h) / fb
+		wgt := (float64(weight[i]) + op.w.Beta*h) / fb
 		for j, v := range row {
 			dlog[i*c+j] = T((math.Exp(float64(v)-lse)*tsum - float64(t[j])) * wgt)
 		}
@@ -200,9 +236,9 @@ func lossForward[T float](op *lossOp, vals []G.Value) float64 {
 	st.ce, st.hcr = ce/fb, hcr/fb
 	st.kl = 0
 	if op.pme {
-		mu, lv := data[T](vals[3], op.name), data[T](vals[4], op.name)
+		mu, lv := data[T](vals[op.iMu], op.name), data[T](vals[op.iMu+1], op.name)
 		z := len(mu) / b
-		dmu, dlv := op.grads[3].([]T), op.grads[4].([]T)
+		dmu, dlv := op.grads[op.iMu].([]T), op.grads[op.iMu+1].([]T)
 		var sigma []T
 		if op.rp != nil {
 			sigma, _ = op.rp.sigma.([]T)
@@ -229,28 +265,79 @@ func lossForward[T float](op *lossOp, vals []G.Value) float64 {
 	} else {
 		clear(st.variance)
 	}
-	st.loss = st.ce + op.w.Beta*st.hcr
+	st.loss = wce/fb + op.w.Beta*st.hcr
 	if op.w.Alpha != 0 {
 		st.loss += op.w.Alpha * st.kl
+	}
+	st.aux = 0
+	if op.nAux > 0 {
+		st.aux = auxLoss[T](op, vals, target, b, c)
+		st.loss += op.auxW * st.aux
 	}
 	return st.loss
 }
 
+// auxLoss returns the auxiliary heads' mean cross-entropy over the present (sample,
+// modality) pairs and writes the gradients of lambda times it.
+func auxLoss[T float](op *lossOp, vals []G.Value, target []T, b, c int) float64 {
+	mask := data[T](vals[op.iMask], op.name)
+	var pairs float64
+	for _, v := range mask {
+		pairs += float64(v)
+	}
+	var sum float64
+	for k := 0; k < op.nAux; k++ {
+		logits := data[T](vals[op.iMask+1+k], op.name)
+		g := op.grads[op.iMask+1+k].([]T)
+		for i := 0; i < b; i++ {
+			row, t, gr := logits[i*c:(i+1)*c], target[i*c:(i+1)*c], g[i*c:(i+1)*c]
+			present := float64(mask[i*op.nAux+k])
+			if present == 0 || pairs == 0 {
+				clear(gr)
+				continue
+			}
+			lse := logSumExp(row)
+			var l, tsum float64
+			for j, v := range row {
+				l -= float64(t[j]) * float64(v)
+				tsum += float64(t[j])
+			}
+			sum += present * (l + tsum*lse)
+			scale := op.auxW * present / pairs
+			for j, v := range row {
+				gr[j] = T((math.Exp(float64(v)-lse)*tsum - float64(t[j])) * scale)
+			}
+		}
+	}
+	if pairs == 0 {
+		return 0
+	}
+	return sum / pairs
+}
+
+// diffInputs lists the inputs that get a gradient: the logits, mu and lv, the aux logits.
+func (op *lossOp) diffInputs() []int {
+	out := []int{0}
+	if op.pme {
+		out = append(out, op.iMu, op.iMu+1)
+	}
+	for k := 0; k < op.nAux; k++ {
+		out = append(out, op.iMask+1+k)
+	}
+	return out
+}
+
 func (op *lossOp) DiffWRT(n int) []bool {
 	out := make([]bool, n)
-	out[0] = true
-	if op.pme {
-		out[3], out[4] = true, true
+	for _, i := range op.diffInputs() {
+		out[i] = true
 	}
 	return out
 }
 
 func (op *lossOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	out := make(G.Nodes, len(inputs))
-	for _, i := range []int{0, 3, 4} {
-		if i >= len(inputs) {
-			break
-		}
+	for _, i := range op.diffInputs() {
 		g, err := G.ApplyOp(&lossGradOp{baseOp: newBase(fmt.Sprintf("loss.d%d", i)), fwd: op, which: i}, inputs[i], grad)
 		if err != nil {
 			return nil, err

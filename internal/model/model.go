@@ -34,8 +34,11 @@ type Spec struct {
 	BNMomentum float64
 	BNEps      float64
 	// Reference builds the graph from Gorgonia's fine-grained ops instead of dmrnet's fused
-	// ones: slower, and kept to check the fused ops against.
+	// ones: slower, and kept to check the fused ops against (without auxiliary heads).
 	Reference bool
+	// AuxWeight, when > 0, adds a Linear(E_m, C) auxiliary head on every modality's encoder
+	// output, trained with loss weight AuxWeight (see lossOp).
+	AuxWeight float64
 }
 
 // ModalitySpec is one input modality.
@@ -123,6 +126,11 @@ func New(spec Spec, rng *rand.Rand) (*Model, error) {
 		m.batchNorm("logvar.bn", spec.Latent)
 	}
 	m.linear("cls", spec.Latent, spec.Classes)
+	if spec.AuxWeight > 0 {
+		for i, ms := range spec.Modalities {
+			m.linear("aux."+ms.Name, m.encoders[i].OutDim(), spec.Classes)
+		}
+	}
 	m.Init(rng)
 	return m, nil
 }
@@ -133,6 +141,9 @@ func (s Spec) validate() error {
 	}
 	if s.Latent < 1 || s.Classes < 2 {
 		return fmt.Errorf("model: latent %d and classes %d must be >= 1 and >= 2", s.Latent, s.Classes)
+	}
+	if s.AuxWeight < 0 || (s.AuxWeight > 0 && s.Reference) {
+		return fmt.Errorf("model: auxiliary heads need a weight > 0 and the fused build")
 	}
 	if s.DType != tensor.Float32 && s.DType != tensor.Float64 {
 		return fmt.Errorf("model: dtype %v, want float32 or float64", s.DType)
@@ -156,6 +167,9 @@ func (m *Model) Param(name string) *Param { return m.byName[name] }
 
 // BatchNorms returns the BatchNorm layers' running statistics in a fixed order.
 func (m *Model) BatchNorms() []*BNState { return m.bns }
+
+// HasAux reports whether the model has auxiliary heads.
+func (m *Model) HasAux() bool { return m.spec.AuxWeight > 0 }
 
 // FeatureDim is the size of the fused feature h = [e_1 .. e_M].
 func (m *Model) FeatureDim() int { return m.featDim }

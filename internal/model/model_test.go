@@ -50,11 +50,14 @@ func randomBatch(rng *rand.Rand, spec Spec, n int) *Batch {
 // differences in float64.
 func TestGradientFiniteDifference(t *testing.T) {
 	for _, c := range []struct {
-		pme, conv, reference bool
-	}{{true, false, false}, {false, false, false}, {true, true, false}, {true, true, true}} {
+		pme, conv, reference, aux bool
+	}{{true, false, false, false}, {false, false, false, false}, {true, true, false, false}, {true, true, true, false}, {true, true, false, true}} {
 		pme := c.pme
 		spec := testSpec(tensor.Float64, pme)
 		spec.Reference = c.reference // Gorgonia's own ops with dmrnet's BatchNorm, bias and cross-entropy
+		if c.aux {
+			spec.AuxWeight = 0.7 // auxiliary heads and per-sample weights
+		}
 		if c.conv {
 			spec.Modalities = append(spec.Modalities, ModalitySpec{Name: "img", InputShape: []int{1, 5, 4},
 				Encoder: EncoderSpec{Type: "conv", Channels: []int{2, 3}, Kernel: 3, Pool: 2, Layers: []int{3}}})
@@ -70,6 +73,9 @@ func TestGradientFiniteDifference(t *testing.T) {
 			t.Fatal(err)
 		}
 		bt := randomBatch(rng, spec, n)
+		if c.aux {
+			bt.Weight = []float64{0.5, 1.5, 1, 2, 0.25, 1}
+		}
 		if _, err := tg.Step(bt); err != nil {
 			t.Fatal(err)
 		}
@@ -123,12 +129,14 @@ func TestLossTermsHandComputed(t *testing.T) {
 		logits, lt := b.input("logits", 2, 3)
 		target, tt := b.input("target", 2, 3)
 		hard, ht := b.input("hard", 2)
+		weight, wt := b.input("weight", 2)
+		copyInto(wt, []float32{1, 1})
 		copyInto(mut, []float32{0, 1, 2, 0})
 		copyInto(lvt, []float32{0, 0, float32(math.Ln2), 0})
 		copyInto(lt, []float32{0, 0, 0, 1, 2, 3})
 		copyInto(tt, []float32{1, 0, 0, 0, 0, 1})
 		copyInto(ht, []float32{0, 1})
-		ln, err := b.lossTerms(2, mu, lv, logits, target, hard, LossWeights{Alpha: 0.1, Beta: 0.5})
+		ln, err := b.lossTerms(2, mu, lv, logits, target, hard, weight, LossWeights{Alpha: 0.1, Beta: 0.5})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,6 +385,7 @@ func TestFusedMatchesReference(t *testing.T) {
 		mf, _ := New(spec, rand.New(rand.NewPCG(7, 7)))
 		mr, _ := New(ref, rand.New(rand.NewPCG(7, 7)))
 		bt := randomBatch(rand.New(rand.NewPCG(8, 8)), spec, 6)
+		bt.Weight = []float64{1, 0.5, 2, 1, 1.25, 0.75}
 		gf, err := mf.NewTrainGraph(6, LossWeights{Alpha: 0.3, Beta: 0.5})
 		if err != nil {
 			t.Fatal(err)
@@ -531,13 +540,15 @@ func TestFusedLossHandComputed(t *testing.T) {
 	logits, lt := b.input("logits", 2, 3)
 	target, tt := b.input("target", 2, 3)
 	hard, ht := b.input("hard", 2)
+	weight, wt := b.input("weight", 2)
+	copy(wt.Data().([]float64), []float64{1, 1})
 	copy(mut.Data().([]float64), []float64{0, 1, 2, 0})
 	copy(lvt.Data().([]float64), []float64{0, 0, math.Ln2, 0})
 	copy(lt.Data().([]float64), []float64{0, 0, 0, 1, 2, 3})
 	copy(tt.Data().([]float64), []float64{1, 0, 0, 0, 0, 1})
 	copy(ht.Data().([]float64), []float64{0, 1})
-	op := newLossOp(LossWeights{Alpha: 0.1, Beta: 0.5}, true)
-	if _, err := G.ApplyOp(op, logits, target, hard, mu, lv); err != nil {
+	op := newLossOp(LossWeights{Alpha: 0.1, Beta: 0.5}, true, 0, 0)
+	if _, err := G.ApplyOp(op, logits, target, hard, weight, mu, lv); err != nil {
 		t.Fatal(err)
 	}
 	if err := G.NewTapeMachine(b.g).RunAll(); err != nil {

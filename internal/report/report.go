@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/dmrnet/dmrnet/internal/metrics"
+	"github.com/dmrnet/dmrnet/internal/specialist"
 )
 
 // Row is the evaluation result of one modality combination.
@@ -39,6 +40,15 @@ type Row struct {
 	Confusion [][]int `json:"confusion,omitempty"`
 	// Hard reports whether the combination is in the hard set.
 	Hard bool `json:"hard,omitempty"`
+	// Inference is the inference mode that produced the row ("route", "ensemble"; empty for
+	// the paper's fused path).
+	Inference string `json:"inference,omitempty"`
+	// Specialist is the accuracy of the specialist model of the combination (trained on
+	// it alone, mean over seeds), if known; see AddSpecialist.
+	Specialist *float64 `json:"specialist_accuracy,omitempty"`
+	// Gap is Accuracy minus Specialist, negative where the evaluated model is worse than
+	// the specialist; set with Specialist.
+	Gap *float64 `json:"gap,omitempty"`
 }
 
 // Worst identifies the combination with the lowest accuracy in a Sweep.
@@ -69,10 +79,29 @@ type Sweep struct {
 	MeanACER *float64 `json:"mean_acer,omitempty"`
 	// Worst is the row with the lowest accuracy.
 	Worst Worst `json:"worst"`
+	// Inference is the inference mode ("fused", "route" or "ensemble"; empty means fused).
+	Inference string `json:"inference,omitempty"`
 	// Split names the evaluated data split, e.g. "test" or "val".
 	Split string `json:"split,omitempty"`
 	// Checkpoint names the evaluated model checkpoint.
 	Checkpoint string `json:"checkpoint,omitempty"`
+	// Cost summarises the gaps of the rows compared with a specialist; it is nil when
+	// no row is. See AddSpecialists.
+	Cost *Cost `json:"cost_of_robustness,omitempty"`
+}
+
+// Cost is the cost of robustness: how far the accuracy of a model trained for all
+// modality combinations falls short of that of the specialists, each trained for one
+// combination only.
+type Cost struct {
+	// MeanGap is the mean gap (accuracy minus specialist accuracy) over the compared
+	// combinations.
+	MeanGap float64 `json:"mean_gap"`
+	// Worst is the compared combination with the most negative gap; its Accuracy field
+	// holds the gap, not the accuracy.
+	Worst Worst `json:"worst"`
+	// N is the number of compared combinations.
+	N int `json:"n"`
 }
 
 // NewSweep returns a Sweep over rows with the means and the worst
@@ -143,4 +172,50 @@ func FromConfusion(present []string, c *metrics.Confusion, live int) Row {
 		}
 	}
 	return r
+}
+
+// AddSpecialist sets r's Specialist to the accuracy of the specialist of r's combination
+// in set, matched by name, and Gap to r's accuracy minus it. It reports whether set has
+// such a specialist; if not (or if set is nil) it clears both fields.
+func (r *Row) AddSpecialist(set *specialist.Set) bool {
+	r.Specialist, r.Gap = nil, nil
+	e, ok := set.Lookup(r.Name)
+	if !ok {
+		return false
+	}
+	acc, gap := e.Accuracy, r.Accuracy-e.Accuracy
+	r.Specialist, r.Gap = &acc, &gap
+	return true
+}
+
+// AddSpecialists compares s with the specialists in set: it fills the Specialist and Gap
+// of every row whose combination has a specialist (see Row.AddSpecialist, which clears
+// them for the other rows) and sets Cost to the mean gap of those rows and the one with
+// the most negative gap (ties go to the first in row order). Cost is nil when no row has
+// a specialist, or when set is nil. AddSpecialists changes nothing else; the caller should
+// check that set's modalities are s's (see specialist.Set.Check).
+func (s *Sweep) AddSpecialists(set *specialist.Set) {
+	s.Cost = nil
+	var sum float64
+	n, worst := 0, -1
+	for i := range s.Combinations {
+		r := &s.Combinations[i]
+		if !r.AddSpecialist(set) {
+			continue
+		}
+		sum += *r.Gap
+		n++
+		if worst < 0 || *r.Gap < *s.Combinations[worst].Gap {
+			worst = i
+		}
+	}
+	if n == 0 {
+		return
+	}
+	w := s.Combinations[worst]
+	s.Cost = &Cost{
+		MeanGap: sum / float64(n),
+		Worst:   Worst{Present: append([]string(nil), w.Present...), Name: w.Name, Accuracy: *w.Gap},
+		N:       n,
+	}
 }

@@ -27,6 +27,11 @@ const hardLegend = "* combination is in the hard set"
 //     APCER %, BPCER % and ACER %), followed by a separator and the
 //     "mean" and "worst (<name>)" lines. When any row is in the hard set
 //     a "hard" column marks such rows with '*' and a legend line follows.
+//     When any row has a specialist (see AddSpecialists), the columns
+//     "specialist %" and "gap" (accuracy minus specialist accuracy in
+//     percentage points, with a sign) precede "hard", with "-" for rows
+//     without one, and the line "cost of robustness: mean gap G points over
+//     N combinations, worst NAME G" follows the table.
 //     Split and Checkpoint, when set, are printed on a line above.
 //   - "json": s as indented JSON, with a trailing newline.
 //   - "csv": a header row "combination,present,n,accuracy,macro_f1",
@@ -34,8 +39,13 @@ const hardLegend = "* combination is in the hard set"
 //     record per combination, with present joined by '+' and floats in
 //     full precision; then a "mean" record and a "worst" record. The
 //     summary records leave empty the fields they have no value for.
+//     When any row has a specialist, the columns "specialist_accuracy,gap"
+//     precede "hard" (empty for rows without one), the "mean" record's gap
+//     is Cost.MeanGap, and a "worst_gap" record follows with the present
+//     modalities and the gap of Cost.Worst.
 //   - "markdown": a GitHub-flavoured Markdown table with the columns of
-//     "table", the mean and worst rows in bold.
+//     "table", the mean and worst rows in bold, and the cost of robustness
+//     line below.
 //
 // Percentages in "table" and "markdown" have two decimals.
 func (s *Sweep) Write(w io.Writer, format string) error {
@@ -55,7 +65,8 @@ func (s *Sweep) Write(w io.Writer, format string) error {
 // WriteRow renders the evaluation r of a single combination to w in the
 // given format:
 //
-//   - "text": the combination, n, accuracy, macro-F1, the binary error
+//   - "text": the combination, n, accuracy, the specialist's accuracy and
+//     the gap in percentage points when present, macro-F1, the binary error
 //     rates when present, and the confusion matrix with rows for the true
 //     classes and columns for the predicted classes, labelled with the
 //     names in classes (the label index where classes has no name).
@@ -78,17 +89,20 @@ func writeJSON(w io.Writer, v any) error {
 
 // layout describes which optional columns a rendering of s has.
 type layout struct {
-	binary bool // APCER, BPCER and ACER columns
-	hard   bool // hard-set marker column
+	binary     bool // APCER, BPCER and ACER columns
+	specialist bool // specialist accuracy and gap columns
+	hard       bool // hard-set marker column
 }
 
 func (s *Sweep) layout() layout {
 	var l layout
 	for _, r := range s.Combinations {
 		l.binary = l.binary || r.APCER != nil || r.BPCER != nil || r.ACER != nil
+		l.specialist = l.specialist || r.Specialist != nil || r.Gap != nil
 		l.hard = l.hard || r.Hard
 	}
 	l.binary = l.binary || s.MeanACER != nil
+	l.specialist = l.specialist || s.Cost != nil
 	return l
 }
 
@@ -101,12 +115,36 @@ func pctPtr(v *float64) string {
 	return pct(*v)
 }
 
+// points formats the accuracy difference v in percentage points with a sign.
+func points(v float64) string { return fmt.Sprintf("%+.2f", 100*v) }
+
+func pointsPtr(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return points(*v)
+}
+
+// costLine is the summary line of s.Cost, which must not be nil.
+func (s *Sweep) costLine() string {
+	c := s.Cost
+	noun := "combinations"
+	if c.N == 1 {
+		noun = "combination"
+	}
+	return fmt.Sprintf("cost of robustness: mean gap %s points over %d %s, worst %s %s",
+		points(c.MeanGap), c.N, noun, c.Worst.Name, points(c.Worst.Accuracy))
+}
+
 // textRows returns the header, the combination rows and the summary
 // rows of the human-readable renderings.
 func (s *Sweep) textRows(l layout) (header []string, rows, summary [][]string) {
 	header = []string{"combination", "n", "accuracy %", "macro-F1 %"}
 	if l.binary {
 		header = append(header, "APCER %", "BPCER %", "ACER %")
+	}
+	if l.specialist {
+		header = append(header, "specialist %", "gap")
 	}
 	if l.hard {
 		header = append(header, "hard")
@@ -115,6 +153,9 @@ func (s *Sweep) textRows(l layout) (header []string, rows, summary [][]string) {
 		row := []string{r.Name, strconv.Itoa(r.N), pct(r.Accuracy), pct(r.MacroF1)}
 		if l.binary {
 			row = append(row, pctPtr(r.APCER), pctPtr(r.BPCER), pctPtr(r.ACER))
+		}
+		if l.specialist {
+			row = append(row, pctPtr(r.Specialist), pointsPtr(r.Gap))
 		}
 		if l.hard {
 			mark := ""
@@ -135,6 +176,10 @@ func (s *Sweep) textRows(l layout) (header []string, rows, summary [][]string) {
 		mean = append(mean, "", "", acer)
 		worst = append(worst, "", "", "")
 	}
+	if l.specialist {
+		mean = append(mean, "", "")
+		worst = append(worst, "", "")
+	}
 	if l.hard {
 		mean = append(mean, "")
 		worst = append(worst, "")
@@ -149,6 +194,9 @@ func (s *Sweep) info() string {
 	}
 	if s.Checkpoint != "" {
 		parts = append(parts, "checkpoint: "+s.Checkpoint)
+	}
+	if s.Inference != "" && s.Inference != "fused" {
+		parts = append(parts, "inference: "+s.Inference)
 	}
 	return strings.Join(parts, "  ")
 }
@@ -174,6 +222,9 @@ func (s *Sweep) writeTable(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if s.Cost != nil {
+		buf.WriteString("\n" + s.costLine() + "\n")
 	}
 	if l.hard {
 		buf.WriteString("\n" + hardLegend + "\n")
@@ -235,6 +286,9 @@ func (s *Sweep) writeMarkdown(w io.Writer) error {
 		}
 		line(r)
 	}
+	if s.Cost != nil {
+		b.WriteString("\n" + mdEscape(s.costLine()) + "\n")
+	}
 	if l.hard {
 		b.WriteString("\n" + mdEscape(hardLegend) + "\n")
 	}
@@ -263,12 +317,18 @@ func (s *Sweep) writeCSV(w io.Writer) error {
 	if l.binary {
 		header = append(header, "apcer", "bpcer", "acer")
 	}
+	if l.specialist {
+		header = append(header, "specialist_accuracy", "gap")
+	}
 	header = append(header, "hard")
 	records := [][]string{header}
 	for _, r := range s.Combinations {
 		rec := []string{r.Name, strings.Join(r.Present, "+"), strconv.Itoa(r.N), fullFloat(r.Accuracy), fullFloat(r.MacroF1)}
 		if l.binary {
 			rec = append(rec, fullFloatPtr(r.APCER), fullFloatPtr(r.BPCER), fullFloatPtr(r.ACER))
+		}
+		if l.specialist {
+			rec = append(rec, fullFloatPtr(r.Specialist), fullFloatPtr(r.Gap))
 		}
 		records = append(records, append(rec, strconv.FormatBool(r.Hard)))
 	}
@@ -278,7 +338,24 @@ func (s *Sweep) writeCSV(w io.Writer) error {
 		mean = append(mean, "", "", fullFloatPtr(s.MeanACER))
 		worst = append(worst, "", "", "")
 	}
+	var worstGap []string
+	if l.specialist {
+		var meanGap *float64
+		if s.Cost != nil {
+			meanGap = &s.Cost.MeanGap
+			worstGap = []string{"worst_gap", strings.Join(s.Cost.Worst.Present, "+"), "", "", ""}
+			if l.binary {
+				worstGap = append(worstGap, "", "", "")
+			}
+			worstGap = append(worstGap, "", fullFloat(s.Cost.Worst.Accuracy), "")
+		}
+		mean = append(mean, "", fullFloatPtr(meanGap))
+		worst = append(worst, "", "")
+	}
 	records = append(records, append(mean, ""), append(worst, ""))
+	if worstGap != nil {
+		records = append(records, worstGap)
+	}
 	cw := csv.NewWriter(w)
 	if err := cw.WriteAll(records); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -295,6 +372,12 @@ func writeRowText(w io.Writer, r Row, classes []string) error {
 	}
 	fmt.Fprintf(tw, "n:\t%d\n", r.N)
 	fmt.Fprintf(tw, "accuracy:\t%s%%\n", pct(r.Accuracy))
+	if r.Specialist != nil {
+		fmt.Fprintf(tw, "specialist:\t%s%%\n", pct(*r.Specialist))
+	}
+	if r.Gap != nil {
+		fmt.Fprintf(tw, "gap:\t%s points\n", points(*r.Gap))
+	}
 	fmt.Fprintf(tw, "macro-F1:\t%s%%\n", pct(r.MacroF1))
 	if r.APCER != nil {
 		fmt.Fprintf(tw, "APCER:\t%s%%\n", pct(*r.APCER))

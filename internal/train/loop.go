@@ -33,11 +33,13 @@ var ErrDiverged = errors.New("loss diverged")
 
 // EpochStats is the summary of one epoch, as written to metrics.jsonl.
 type EpochStats struct {
-	Epoch    int     `json:"epoch"` // 1-based
-	Loss     float64 `json:"loss"`
-	CE       float64 `json:"ce"`
-	KL       float64 `json:"kl"`
-	HCR      float64 `json:"hcr"`
+	Epoch int     `json:"epoch"` // 1-based
+	Loss  float64 `json:"loss"`
+	CE    float64 `json:"ce"`
+	KL    float64 `json:"kl"`
+	HCR   float64 `json:"hcr"`
+	// Aux is the auxiliary heads' cross-entropy (0 without them).
+	Aux      float64 `json:"aux,omitempty"`
 	TrainAcc float64 `json:"train_acc"`
 	LR       float64 `json:"lr"`
 	Seconds  float64 `json:"seconds"`
@@ -190,8 +192,7 @@ func newTrainer(cfg *config.Config, data *dataset.Dataset, hooks Hooks) (*Traine
 			return nil, fmt.Errorf("dropout.probs gives no combination a positive weight")
 		}
 	}
-	t.eval, err = evaluate.New(m, data, cfg.Train.EvalBatchSize, cfg.Data.LiveClass)
-	if err != nil {
+	if t.eval, err = NewEvaluator(cfg, m, data); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -295,8 +296,10 @@ func (t *Trainer) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		useHCR := epoch >= warm && cfg.Loss.Beta > 0 && t.st.HardChosen
-		mine := epoch < warm || cfg.Hard.Mode == "every-epoch"
+		soft := cfg.Hard.By == "soft"
+		useHCR := !soft && epoch >= warm && cfg.Loss.Beta > 0 && t.st.HardChosen
+		useSoft := soft && epoch >= warm && t.st.SoftW != nil
+		mine := epoch < warm || cfg.Hard.Mode == "every-epoch" || soft
 		for ; t.st.Step < len(bounds); t.st.Step++ {
 			if ctx.Err() != nil {
 				if err := t.save(CheckpointFile); err != nil {
@@ -314,11 +317,19 @@ func (t *Trainer) Run(ctx context.Context) error {
 			bt.Y = bt.Y[:0]
 			bt.Present = bt.Present[:0]
 			bt.Hard = bt.Hard[:0]
+			bt.Weight = bt.Weight[:0]
 			for _, j := range idx {
 				c := t.drawCombination(drop, train.AvailOf(j, t.space.M()))
 				bt.Y = append(bt.Y, train.Y[j])
 				bt.Present = append(bt.Present, c)
 				bt.Hard = append(bt.Hard, useHCR && hardset.Contains(t.st.Hard, c))
+				w := 1.0
+				if useSoft {
+					if sw, ok := t.st.SoftW[c]; ok {
+						w = sw
+					}
+				}
+				bt.Weight = append(bt.Weight, w)
 			}
 			bt.Noise = nil
 			if spec.PME {
@@ -348,6 +359,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 			acc.CE += res.CE * fn
 			acc.KL += res.KL * fn
 			acc.HCR += res.HCR * fn
+			acc.Aux += res.Aux * fn
 			acc.N += n
 			for i, p := range res.Pred {
 				if p == bt.Y[i] {
@@ -385,10 +397,15 @@ func (t *Trainer) endEpoch(epoch int, lr float64) error {
 	cfg := t.cfg
 	acc := t.st.Acc
 	fn := float64(acc.N)
-	s := EpochStats{Epoch: epoch + 1, Loss: acc.Loss / fn, CE: acc.CE / fn, KL: acc.KL / fn, HCR: acc.HCR / fn,
+	s := EpochStats{Epoch: epoch + 1, Loss: acc.Loss / fn, CE: acc.CE / fn, KL: acc.KL / fn, HCR: acc.HCR / fn, Aux: acc.Aux / fn,
 		TrainAcc: float64(acc.Correct) / fn, LR: lr, Seconds: acc.Seconds}
 	warm := cfg.Hard.WarmupEpochs
-	if epoch == warm-1 || (cfg.Hard.Mode == "every-epoch" && epoch >= warm) {
+	switch {
+	case cfg.Hard.By == "soft":
+		if err := t.updateSoft(epoch); err != nil {
+			return err
+		}
+	case epoch == warm-1 || (cfg.Hard.Mode == "every-epoch" && epoch >= warm):
 		if err := t.chooseHard(epoch, &s); err != nil {
 			return err
 		}
@@ -474,6 +491,61 @@ func (t *Trainer) chooseHard(epoch int, s *EpochStats) error {
 		t.hooks.OnHardSet(epoch, names, stats)
 	}
 	return nil
+}
+
+// softDecay is the weight of the old value in hard.by=soft's running mean: r <- 0.8 r + 0.2 m.
+const softDecay = 0.8
+
+// updateSoft folds the epoch's mean cross-entropy per combination into the running means r_c
+// (r_c = m_c after the first epoch), derives the next epoch's weights w_c = r_c / mean(r), and
+// logs both in hardset.json.
+func (t *Trainer) updateSoft(epoch int) error {
+	stats := t.st.Miner.Stats(t.space)
+	t.st.Miner.Reset()
+	if t.st.SoftR == nil {
+		t.st.SoftR = map[combo.Set]float64{}
+	}
+	for _, st := range stats {
+		if r, ok := t.st.SoftR[st.Set]; ok && epoch > 0 {
+			t.st.SoftR[st.Set] = softDecay*r + (1-softDecay)*st.MeanCE
+		} else {
+			t.st.SoftR[st.Set] = st.MeanCE
+		}
+	}
+	var mean float64
+	for _, r := range t.st.SoftR {
+		mean += r
+	}
+	mean /= float64(len(t.st.SoftR))
+	t.st.SoftW = map[combo.Set]float64{}
+	rep := SoftReport{Epoch: epoch + 1, AppliedFrom: t.cfg.Hard.WarmupEpochs + 1}
+	for _, s := range t.space.All() {
+		r, ok := t.st.SoftR[s]
+		if !ok {
+			continue
+		}
+		w := 1.0
+		if mean > 0 {
+			w = r / mean
+		}
+		t.st.SoftW[s] = w
+		rep.Combinations = append(rep.Combinations, SoftStat{Name: t.space.Name(s), RunningCE: r, Weight: w})
+	}
+	return writeJSON(filepath.Join(t.dir, HardSetFile), rep)
+}
+
+// SoftReport is hardset.json with hard.by=soft: the weights for the epochs after Epoch.
+type SoftReport struct {
+	Epoch        int        `json:"epoch"`
+	AppliedFrom  int        `json:"applied_from_epoch"`
+	Combinations []SoftStat `json:"combinations"`
+}
+
+// SoftStat is one combination's running cross-entropy and sample weight.
+type SoftStat struct {
+	Name      string  `json:"combination"`
+	RunningCE float64 `json:"running_ce"`
+	Weight    float64 `json:"weight"`
 }
 
 func (t *Trainer) save(name string) error {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/dmrnet/dmrnet/internal/config"
 	"github.com/dmrnet/dmrnet/internal/dataset"
+	"github.com/dmrnet/dmrnet/internal/evaluate"
 	"github.com/dmrnet/dmrnet/internal/model"
 	"github.com/dmrnet/dmrnet/internal/optim"
 	"gorgonia.org/tensor"
@@ -191,6 +192,7 @@ func ModelSpec(cfg *config.Config, ds *dataset.Dataset) model.Spec {
 	if cfg.Model.DType == "float64" {
 		spec.DType = tensor.Float64
 	}
+	spec.AuxWeight = cfg.Model.AuxHeads.Weight
 	for _, m := range ds.Modalities {
 		enc := cfg.EncoderFor(m.Name)
 		spec.Modalities = append(spec.Modalities, model.ModalitySpec{
@@ -201,6 +203,16 @@ func ModelSpec(cfg *config.Config, ds *dataset.Dataset) model.Spec {
 		})
 	}
 	return spec
+}
+
+// NewEvaluator returns the evaluator of a trained model with the configured inference mode.
+func NewEvaluator(cfg *config.Config, m *model.Model, ds *dataset.Dataset) (*evaluate.Evaluator, error) {
+	ev, err := evaluate.New(m, ds, cfg.Train.EvalBatchSize, cfg.Data.LiveClass)
+	if err != nil {
+		return nil, err
+	}
+	ev.Mode, ev.EnsembleFused, ev.EnsembleAux = cfg.Model.Inference, cfg.Model.Ensemble.Fused, cfg.Model.Ensemble.Aux
+	return ev, nil
 }
 
 // newOptimizer builds the configured optimiser and schedule.

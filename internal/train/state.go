@@ -39,7 +39,10 @@ type State struct {
 	Hard       []combo.Set
 	HardChosen bool
 	Miner      hardset.Miner
-	RNG        map[string][]byte
+	// SoftR and SoftW are hard.by=soft's running mean cross-entropy and sample weight per
+	// combination.
+	SoftR, SoftW map[combo.Set]float64
+	RNG          map[string][]byte
 	// Validation bookkeeping.
 	BestScore float64
 	BestEpoch int
@@ -54,9 +57,9 @@ type State struct {
 
 // EpochAcc sums the current epoch's per-sample training statistics.
 type EpochAcc struct {
-	Loss, CE, KL, HCR float64
-	Correct, N        int
-	Seconds           float64
+	Loss, CE, KL, HCR, Aux float64
+	Correct, N             int
+	Seconds                float64
 }
 
 // capture copies the model and optimiser into st.

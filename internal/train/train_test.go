@@ -138,7 +138,8 @@ func TestCheckpointRoundTrip(t *testing.T) {
 // TestResumeEqualsUninterrupted interrupts a run in the middle of an epoch (and once at an
 // epoch boundary), resumes it, and compares every number with an uninterrupted run.
 func TestResumeEqualsUninterrupted(t *testing.T) {
-	for _, extra := range [][]string{nil, {"data.val_fraction=0.2", "train.select_best=true", "optim.name=sgd", "optim.nesterov=true", "hard.mode=every-epoch"}} {
+	for _, extra := range [][]string{nil, {"data.val_fraction=0.2", "train.select_best=true", "optim.name=sgd", "optim.nesterov=true", "hard.mode=every-epoch"},
+		{"hard.by=soft", "model.aux_heads.weight=1", "model.inference=ensemble"}} {
 		ref := tinyConfig(t, extra...)
 		refTr, refSweep := trainRun(t, ref)
 		for _, stopAt := range []int{7, 10} { // 5 batches per epoch: mid-epoch 2, end of epoch 2
@@ -483,5 +484,71 @@ func TestDataCache(t *testing.T) {
 	}
 	if !reflect.DeepEqual(a.Train, b.Train) || !reflect.DeepEqual(a.Norms, b.Norms) {
 		t.Fatal("cached data differs")
+	}
+}
+
+// TestSoftWeights checks hard.by=soft's bookkeeping: the running cross-entropy follows
+// r = m after the first epoch and r <- 0.8 r + 0.2 m after, and the weights are r / mean(r).
+func TestSoftWeights(t *testing.T) {
+	cfg := tinyConfig(t, "hard.by=soft", "train.epochs=3")
+	tr, _ := trainRun(t, cfg)
+	st := tr.State()
+	if len(st.SoftR) != 7 || len(st.SoftW) != 7 {
+		t.Fatalf("soft state: %d running means, %d weights", len(st.SoftR), len(st.SoftW))
+	}
+	var mean float64
+	for _, r := range st.SoftR {
+		mean += r / 7
+	}
+	for c, r := range st.SoftR {
+		if math.Abs(st.SoftW[c]-r/mean) > 1e-12 {
+			t.Fatalf("weight of %v = %v, want %v", c, st.SoftW[c], r/mean)
+		}
+	}
+	var rep SoftReport
+	if err := json.Unmarshal(readFile(t, filepath.Join(cfg.Out, HardSetFile)), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Epoch != 3 || len(rep.Combinations) != 7 {
+		t.Fatalf("hardset.json: %+v", rep)
+	}
+	// weights apply from epoch W = 2 (1-based 3): that epoch's loss differs from its CE
+	ms := losses(t, cfg.Out)
+	if ms[0].HCR != 0 || ms[2].HCR != 0 {
+		t.Fatalf("soft weighting logs an HCR term: %+v", ms)
+	}
+}
+
+// TestAuxHeadsAndInference trains with auxiliary heads and evaluates the three inference
+// modes: route differs from fused only on single modalities; the aux loss is logged.
+func TestAuxHeadsAndInference(t *testing.T) {
+	cfg := tinyConfig(t, "model.aux_heads.weight=1", "train.epochs=4")
+	tr, fused := trainRun(t, cfg)
+	if ms := losses(t, cfg.Out); ms[3].Aux <= 0 {
+		t.Fatalf("aux loss not logged: %+v", ms[3])
+	}
+	sweeps := map[string]map[string]float64{}
+	for _, mode := range []string{"fused", "route", "ensemble"} {
+		ev, err := NewEvaluator(cfg, tr.Model(), tr.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Mode = mode
+		sw, err := ev.Sweep(tr.Data().Test)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sweeps[mode] = map[string]float64{}
+		for _, r := range sw.Combinations {
+			sweeps[mode][r.Name] = r.Accuracy
+		}
+	}
+	for _, r := range fused.Combinations {
+		if sweeps["fused"][r.Name] != r.Accuracy {
+			t.Fatalf("fused evaluation differs from training's sweep on %s", r.Name)
+		}
+		if strings.Contains(r.Name, "+") && sweeps["route"][r.Name] != r.Accuracy {
+			t.Fatalf("route changed multi-modality %s", r.Name)
+		}
 	}
 }
