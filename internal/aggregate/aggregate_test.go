@@ -673,3 +673,27 @@ func TestPlot(t *testing.T) {
 		t.Error("Plot to .svg: no error")
 	}
 }
+
+func TestDirLabels(t *testing.T) {
+	g := func(dirs ...string) Group {
+		var rs []Run
+		for _, d := range dirs {
+			rs = append(rs, Run{Dir: d})
+		}
+		return Group{Runs: rs}
+	}
+	tests := []struct {
+		groups []Group
+		want   []string
+	}{
+		{[]Group{g("r/aux/seed0", "r/aux/seed1"), g("r/route/seed0")}, []string{"aux", "route"}},
+		{[]Group{g("r/aux/seed0", "r/route/seed1")}, nil}, // one group, two names
+		{[]Group{g("r/a/seed0"), g("s/a/seed0")}, nil},    // the names do not tell groups apart
+		{[]Group{g("r/a/run0"), g("r/b/seed0")}, nil},     // not a seed directory
+	}
+	for i, tt := range tests {
+		if got := dirLabels(tt.groups); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("case %d: %v, want %v", i, got, tt.want)
+		}
+	}
+}

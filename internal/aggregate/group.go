@@ -3,6 +3,7 @@ package aggregate
 import (
 	"cmp"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -64,8 +65,14 @@ func setByPreset(variant, key string) bool {
 func ignoredKey(key string) bool { return key == "train.seed" || key == "out" }
 
 // fixedKey reports whether key must be equal across all aggregated runs: the data set and
-// the model must be the same for their results to be comparable.
+// the model must be the same for their results to be comparable. The auxiliary heads and the
+// inference mode are options of the same model that such comparisons are about.
 func fixedKey(key string) bool {
+	for _, free := range []string{"model.aux_heads", "model.inference", "model.ensemble"} {
+		if key == free || strings.HasPrefix(key, free+".") {
+			return false
+		}
+	}
 	return strings.HasPrefix(key, "data.") || strings.HasPrefix(key, "model.")
 }
 
@@ -265,6 +272,11 @@ func GroupRuns(runs []Run) ([]Group, error) {
 		}
 	}
 	label(groups, groupSets)
+	if names := dirLabels(groups); names != nil {
+		for i := range groups {
+			groups[i].Label = names[i]
+		}
+	}
 
 	rank := func(variant string) int {
 		if i := slices.Index(paperVariants(), variant); i >= 0 {
@@ -332,6 +344,32 @@ func unionKeys(sets []settings) []string {
 		}
 	}
 	return keys
+}
+
+// dirLabels names groups after their runs' directories when a group's runs sit in
+// <name>/seed<k> directories of one name and the names tell all groups apart (as
+// scripts/ablations.sh and scripts/robust.sh lay them out); otherwise it returns nil.
+func dirLabels(groups []Group) []string {
+	names := make([]string, len(groups))
+	seen := map[string]bool{}
+	for i, g := range groups {
+		for j, r := range g.Runs {
+			base := filepath.Base(filepath.Clean(r.Dir))
+			if !strings.HasPrefix(base, "seed") {
+				return nil
+			}
+			name := filepath.Base(filepath.Dir(filepath.Clean(r.Dir)))
+			if j > 0 && name != names[i] {
+				return nil
+			}
+			names[i] = name
+		}
+		if names[i] == "" || seen[names[i]] {
+			return nil
+		}
+		seen[names[i]] = true
+	}
+	return names
 }
 
 // label sets the labels of groups, whose flattened settings are sets: the variant, and when
