@@ -534,7 +534,7 @@ func TestWrite(t *testing.T) {
 			"| **mean** | 73.9±12.1 | 60.0 |",
 			"| **worst** | 56.7±15.3 | 50.0 |",
 		}},
-		{"csv", []string{"combination,present,group,mean,std,n\n", "strong+weak,strong+weak,dmrnet,"}},
+		{"csv", []string{"combination,present,group,mean,std,n,gap\n", "strong+weak,strong+weak,dmrnet,"}},
 		{"json", []string{`"metric": "accuracy"`, `"worst_names": [`}},
 	}
 	for _, tt := range tests {

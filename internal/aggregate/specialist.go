@@ -36,7 +36,7 @@ type GroupCost struct {
 func (t *Table) AddSpecialists(set *specialist.Set) {
 	t.Costs = nil
 	for i := range t.Rows {
-		t.Rows[i].Specialist = nil
+		t.Rows[i].Specialist, t.Rows[i].Gaps = nil, nil
 	}
 	if set == nil || t.Metric != "accuracy" {
 		return
@@ -52,6 +52,13 @@ func (t *Table) AddSpecialists(set *specialist.Set) {
 			continue
 		}
 		r.Specialist = &Cell{Mean: e.Accuracy, Std: e.Std, N: max(len(e.Seeds), 1)}
+		r.Gaps = make([]*float64, len(t.Groups))
+		for g := range r.Gaps {
+			if g < len(r.Cells) && r.Cells[g].N > 0 {
+				gap := r.Cells[g].Mean - e.Accuracy
+				r.Gaps[g] = &gap
+			}
+		}
 		found = true
 	}
 	if !found {
@@ -61,10 +68,10 @@ func (t *Table) AddSpecialists(set *specialist.Set) {
 		c := GroupCost{Group: label}
 		var sum float64
 		for _, r := range t.Rows {
-			if r.Summary || r.Specialist == nil || g >= len(r.Cells) || r.Cells[g].N == 0 {
+			if r.Gaps == nil || r.Gaps[g] == nil {
 				continue
 			}
-			gap := r.Cells[g].Mean - r.Specialist.Mean
+			gap := *r.Gaps[g]
 			sum += gap
 			if c.N == 0 || gap < c.WorstGap {
 				c.WorstGap, c.WorstCombination = gap, r.Combination
@@ -112,7 +119,7 @@ func specialistText(r TableRow) string {
 }
 
 // specialistNote is appended to the description when the table has specialists.
-const specialistNote = "; 'specialist' = a model trained on that combination only, mean±std over its seeds"
+const specialistNote = "; 'specialist' = a model trained on that combination only, mean±std over its seeds; (±g) after a cell = its gap to the specialist in points"
 
 // joinLines joins lines, each followed by sep.
 func joinLines(lines []string, sep string) string {

@@ -59,6 +59,24 @@ func TestAddSpecialists(t *testing.T) {
 		{Group: "dmrnet", MeanGap: -0.035, WorstGap: -0.05, WorstCombination: "strong", N: 2},
 		{Group: "no-dropout", MeanGap: -0.135, WorstGap: -0.25, WorstCombination: "strong", N: 2},
 	}
+	gaps := map[string][]float64{"strong": {-0.05, -0.25}, "weak": {-0.02, -0.02}}
+	for _, r := range table.Rows {
+		w, ok := gaps[r.Combination]
+		if !ok {
+			if r.Gaps != nil {
+				t.Errorf("row %s: gaps %v, want none", r.Combination, r.Gaps)
+			}
+			continue
+		}
+		if len(r.Gaps) != len(w) {
+			t.Fatalf("row %s: %d gaps, want %d", r.Combination, len(r.Gaps), len(w))
+		}
+		for g, p := range r.Gaps {
+			if p == nil || math.Abs(*p-w[g]) > tol {
+				t.Errorf("row %s group %d: gap %v, want %v", r.Combination, g, p, w[g])
+			}
+		}
+	}
 	if len(table.Costs) != len(costs) {
 		t.Fatalf("Costs = %+v, want %+v", table.Costs, costs)
 	}
@@ -73,7 +91,7 @@ func TestAddSpecialists(t *testing.T) {
 	// Nothing else changes.
 	orig := handTable(t, "accuracy")
 	for i := range table.Rows {
-		table.Rows[i].Specialist = nil
+		table.Rows[i].Specialist, table.Rows[i].Gaps = nil, nil
 	}
 	table.Costs = nil
 	if !reflect.DeepEqual(table, orig) {
@@ -120,14 +138,15 @@ func TestWriteSpecialists(t *testing.T) {
 		want   []string
 	}{
 		{"table", []string{
-			"'specialist' = a model trained on that combination only, mean±std over its seeds\n",
-			"combination     dmrnet  no-dropout  specialist\n",
-			"strong       70.0±26.5        50.0    75.0±7.1\n",
-			"weak         60.0±10.0        60.0        62.0\n",
-			"strong+weak   91.7±2.9        70.0           -\n",
-			"-----------  ---------  ----------  ----------\n",
-			"mean         73.9±12.1        60.0\n",
-			"worst        56.7±15.3        50.0\n",
+			"'specialist' = a model trained on that combination only, mean±std over its seeds; ",
+			"(±g) after a cell = its gap to the specialist in points\n",
+			"combination            dmrnet    no-dropout  specialist\n",
+			"strong       70.0±26.5 (-5.0)  50.0 (-25.0)    75.0±7.1\n",
+			"weak         60.0±10.0 (-2.0)   60.0 (-2.0)        62.0\n",
+			"strong+weak          91.7±2.9          70.0           -\n",
+			"-----------  ----------------  ------------  ----------\n",
+			"mean                73.9±12.1          60.0\n",
+			"worst               56.7±15.3          50.0\n",
 			"\n\ncost of robustness (dmrnet): mean gap -3.50 points, worst strong -5.0 (2 combinations)\n" +
 				"cost of robustness (no-dropout): mean gap -13.50 points, worst strong -25.0 (2 combinations)\n\n" +
 				"n = seeds per group: dmrnet 3 (1, 2, 3); no-dropout 1 (1)\n",
@@ -135,17 +154,18 @@ func TestWriteSpecialists(t *testing.T) {
 		{"markdown", []string{
 			"'specialist' = a model trained on that combination only",
 			"| combination | dmrnet | no-dropout | specialist |\n|---|--:|--:|--:|\n",
-			"| strong | 70.0±26.5 | 50.0 | 75.0±7.1 |\n",
+			"| strong | 70.0±26.5 (-5.0) | 50.0 (-25.0) | 75.0±7.1 |\n",
 			"| strong+weak | 91.7±2.9 | 70.0 | - |\n",
 			"| **mean** | 73.9±12.1 | 60.0 |  |\n",
 			"\n\ncost of robustness (dmrnet): mean gap -3.50 points, worst strong -5.0 (2 combinations)\n\n" +
 				"cost of robustness (no-dropout): mean gap -13.50 points, worst strong -25.0 (2 combinations)\n\n",
 		}},
 		{"csv", []string{
-			"strong,strong,no-dropout,0.5,0,1\nstrong,strong,specialist,0.75,",
-			"weak,weak,specialist,0.62,0,1\nstrong+weak,",
+			"combination,present,group,mean,std,n,gap\n",
+			"strong,strong,no-dropout,0.5,0,1,-0.25\nstrong,strong,specialist,0.75,",
+			"weak,weak,specialist,0.62,0,1,\nstrong+weak,strong+weak,dmrnet,0.9166666666666666,0.028867513459481253,3,\n",
 		}},
-		{"json", []string{`"specialist": {`, `"costs": [`, `"worst_combination": "strong"`}},
+		{"json", []string{`"specialist": {`, `"gaps": [`, `"costs": [`, `"worst_combination": "strong"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {

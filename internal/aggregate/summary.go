@@ -36,6 +36,10 @@ type TableRow struct {
 	// Specialist is the accuracy of the combination's specialist model (trained on it
 	// alone) over its seeds, if known; nil for a summary row. See Table.AddSpecialists.
 	Specialist *Cell `json:"specialist,omitempty"`
+	// Gaps holds, per group in the order of Table.Groups, the group's mean minus the
+	// specialist's mean (negative where the group is worse); an entry is nil where the
+	// group has no value, and Gaps is nil for a row without a specialist.
+	Gaps []*float64 `json:"gaps,omitempty"`
 }
 
 // Table is the summary of several groups of runs over all modality combinations.

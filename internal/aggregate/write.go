@@ -33,15 +33,17 @@ func metricName(metric string) string {
 //     precedes the "mean" and "worst" rows; lines below give the seeds of each group and the
 //     worst combination of each seed. When a row has a specialist (see AddSpecialists), a
 //     last column "specialist" holds the specialists' cells ("-" for combinations without
-//     one), and below the table one line per group gives its cost of robustness: "cost of
+//     one), each group's cell of that row is followed by its gap to the specialist in
+//     points with a sign and one decimal, "98.0±0.9 (-0.3)", and below the table one line per group gives its cost of robustness: "cost of
 //     robustness (LABEL): mean gap G points, worst NAME G (N combinations)", the mean gap
 //     with two decimals, the worst with one, both in percentage points with a sign.
 //   - "markdown": the same as a GitHub-flavoured Markdown table, the "mean" and "worst" rows
 //     in bold, with a description above and the cost of robustness and the worst
 //     combinations below.
 //   - "csv": long format, one record per row and group with the columns
-//     combination,present,group,mean,std,n; present joins the present modalities with '+'
-//     (empty for the summary rows); mean and std are fractions in full precision. A
+//     combination,present,group,mean,std,n,gap; present joins the present modalities with
+//     '+' (empty for the summary rows); mean, std and gap are fractions in full precision;
+//     gap, the group's mean minus the specialist's, is empty without a specialist. A
 //     combination with a specialist has one more record, after those of the groups, with
 //     the group "specialist". The cost of robustness is left out (see "json").
 //   - "json": t as indented JSON, with a trailing newline; it includes the specialists and
@@ -125,8 +127,12 @@ func (t *Table) cells() (header []string, rows [][]string) {
 	}
 	for _, r := range t.Rows {
 		row := []string{r.Combination}
-		for _, c := range r.Cells {
-			row = append(row, cellText(c))
+		for g, c := range r.Cells {
+			cell := cellText(c)
+			if g < len(r.Gaps) && r.Gaps[g] != nil {
+				cell += fmt.Sprintf(" (%+.1f)", 100**r.Gaps[g])
+			}
+			row = append(row, cell)
 		}
 		if spec {
 			// Pad rows with fewer cells so that the specialist stays in its column.
@@ -232,7 +238,7 @@ func mdEscape(s string) string {
 }
 
 func (t *Table) writeCSV(w io.Writer) error {
-	records := [][]string{{"combination", "present", "group", "mean", "std", "n"}}
+	records := [][]string{{"combination", "present", "group", "mean", "std", "n", "gap"}}
 	full := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for _, r := range t.Rows {
 		for g, c := range r.Cells {
@@ -240,14 +246,17 @@ func (t *Table) writeCSV(w io.Writer) error {
 			if g < len(t.Groups) {
 				label = t.Groups[g]
 			}
-			mean, std := "", ""
+			mean, std, gap := "", "", ""
 			if c.N > 0 {
 				mean, std = full(c.Mean), full(c.Std)
 			}
-			records = append(records, []string{r.Combination, strings.Join(r.Present, "+"), label, mean, std, strconv.Itoa(c.N)})
+			if g < len(r.Gaps) && r.Gaps[g] != nil {
+				gap = full(*r.Gaps[g])
+			}
+			records = append(records, []string{r.Combination, strings.Join(r.Present, "+"), label, mean, std, strconv.Itoa(c.N), gap})
 		}
 		if c := r.Specialist; c != nil {
-			records = append(records, []string{r.Combination, strings.Join(r.Present, "+"), "specialist", full(c.Mean), full(c.Std), strconv.Itoa(c.N)})
+			records = append(records, []string{r.Combination, strings.Join(r.Present, "+"), "specialist", full(c.Mean), full(c.Std), strconv.Itoa(c.N), ""})
 		}
 	}
 	cw := csv.NewWriter(w)
