@@ -18,6 +18,7 @@ type modelOptions struct {
 	sets       []string
 	split      string
 	dataRoot   string
+	inference  string
 }
 
 func (o *modelOptions) addFlags(cmd *cobra.Command) {
@@ -27,6 +28,7 @@ func (o *modelOptions) addFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.sets, "set", nil, "override a key of --config, e.g. --set out=runs/other (repeatable)")
 	f.StringVar(&o.split, "split", "test", "split to evaluate: test, val or train")
 	f.StringVar(&o.dataRoot, "data-root", "", "directory of the data files, if it moved since training (default: $DMRNET_DATA_ROOT, else the saved data.root)")
+	f.StringVar(&o.inference, "inference", "", "inference mode instead of the trained model.inference: fused, route or ensemble (route and ensemble need auxiliary heads)")
 }
 
 // open loads the model and its evaluator, and returns the split to evaluate.
@@ -65,6 +67,16 @@ func (a *app) openModel(o *modelOptions) (*train.Trained, *evaluate.Evaluator, *
 		return nil, nil, nil, err
 	}
 	ev.Hard = tr.State.Hard
+	switch o.inference {
+	case "":
+	case "fused", "route", "ensemble":
+		if o.inference != "fused" && tr.Config.Model.AuxHeads.Weight <= 0 {
+			return nil, nil, nil, usagef("--inference=%s: the model in %s has no auxiliary heads (train it with model.aux_heads.weight > 0, or use --inference=fused)", o.inference, dir)
+		}
+		ev.Mode = o.inference
+	default:
+		return nil, nil, nil, usagef("--inference=%s: not an inference mode (want fused, route or ensemble)", o.inference)
+	}
 	return tr, ev, split, nil
 }
 

@@ -76,6 +76,58 @@ func TestAblationScript(t *testing.T) {
 	}
 }
 
+// TestRobustScript runs scripts/robust.sh with every setting on a small config, checks that
+// each setting trained what it names, then compares the runs with specialists in aggregate.
+func TestRobustScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	bin := buildBinary(t)
+	cfg, _ := writeConfig(t)
+	root := filepath.Join(t.TempDir(), "robust")
+	cmd := exec.Command("bash", filepath.Join("..", "..", "scripts", "robust.sh"), cfg, root)
+	cmd.Env = append(os.Environ(), "DMRNET="+bin, "SEEDS=0", "EXTRA=--set train.epochs=3")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("robust.sh: %v\n%s", err, out)
+	}
+	want := map[string][]string{
+		"dmrnet":   {"aux_heads:\n    weight: 0", "inference: fused", "by: loss"},
+		"no-hcr":   {"beta: 0\n"},
+		"aux":      {"aux_heads:\n    weight: 1", "inference: fused"},
+		"route":    {"aux_heads:\n    weight: 1", "inference: route"},
+		"ensemble": {"aux_heads:\n    weight: 1", "inference: ensemble"},
+		"soft":     {"by: soft"},
+	}
+	for setting, snippets := range want {
+		b, err := os.ReadFile(filepath.Join(root, setting, "seed0", "config.yaml"))
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", setting, err, out)
+		}
+		for _, w := range snippets {
+			if !strings.Contains(string(b), w) {
+				t.Errorf("%s/seed0/config.yaml lacks %q:\n%s", setting, w, b)
+			}
+		}
+	}
+	spec := filepath.Join(t.TempDir(), "spec")
+	if code, _, stderr := runCLI(t, nil, "specialists", "--config", cfg, "--out", spec, "--set", "train.epochs=3"); code != 0 {
+		t.Fatalf("specialists: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr := runCLI(t, nil, "aggregate", root, "--specialists", spec)
+	if code != 0 {
+		t.Fatalf("aggregate: exit %d: %s", code, stderr)
+	}
+	for _, w := range []string{"specialist", "cost of robustness (ensemble)", "cost of robustness (soft)"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("aggregate output lacks %q:\n%s", w, stdout)
+		}
+	}
+}
+
 // TestCtrlCSavesCheckpoint runs the real binary, interrupts it with SIGINT in the middle of
 // training and checks the exit status 130, the saved checkpoint and that --resume finishes.
 func TestCtrlCSavesCheckpoint(t *testing.T) {

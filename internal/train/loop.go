@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/dmrnet/dmrnet/internal/atomicfile"
@@ -502,36 +504,63 @@ const softDecay = 0.8
 func (t *Trainer) updateSoft(epoch int) error {
 	stats := t.st.Miner.Stats(t.space)
 	t.st.Miner.Reset()
-	if t.st.SoftR == nil {
-		t.st.SoftR = map[combo.Set]float64{}
-	}
+	m := make(map[combo.Set]float64, len(stats))
 	for _, st := range stats {
-		if r, ok := t.st.SoftR[st.Set]; ok && epoch > 0 {
-			t.st.SoftR[st.Set] = softDecay*r + (1-softDecay)*st.MeanCE
-		} else {
-			t.st.SoftR[st.Set] = st.MeanCE
-		}
+		m[st.Set] = st.MeanCE
 	}
-	var mean float64
-	for _, r := range t.st.SoftR {
-		mean += r
-	}
-	mean /= float64(len(t.st.SoftR))
-	t.st.SoftW = map[combo.Set]float64{}
+	t.st.SoftR = foldSoft(t.st.SoftR, m, epoch == 0)
+	t.st.SoftW = softWeights(t.st.SoftR)
 	rep := SoftReport{Epoch: epoch + 1, AppliedFrom: t.cfg.Hard.WarmupEpochs + 1}
 	for _, s := range t.space.All() {
 		r, ok := t.st.SoftR[s]
 		if !ok {
 			continue
 		}
-		w := 1.0
-		if mean > 0 {
-			w = r / mean
-		}
-		t.st.SoftW[s] = w
+		w := t.st.SoftW[s]
 		rep.Combinations = append(rep.Combinations, SoftStat{Name: t.space.Name(s), RunningCE: r, Weight: w})
 	}
 	return writeJSON(filepath.Join(t.dir, HardSetFile), rep)
+}
+
+// foldSoft returns the running mean cross-entropies after an epoch whose mean per-sample
+// cross-entropy of combination c was m[c]: r_c = m_c for a combination seen for the first
+// time or after the first epoch, r_c <- 0.8 r_c + 0.2 m_c for the others drawn in the epoch,
+// and r_c unchanged for those not drawn. r is not modified.
+func foldSoft(r, m map[combo.Set]float64, first bool) map[combo.Set]float64 {
+	out := make(map[combo.Set]float64, max(len(r), len(m)))
+	for c, v := range r {
+		out[c] = v
+	}
+	for c, mc := range m {
+		if old, ok := out[c]; ok && !first {
+			out[c] = softDecay*old + (1-softDecay)*mc
+		} else {
+			out[c] = mc
+		}
+	}
+	return out
+}
+
+// softWeights returns w_c = r_c / mean over c' of r_c', or 1 for every combination when the
+// mean is not positive.
+func softWeights(r map[combo.Set]float64) map[combo.Set]float64 {
+	// Sum in a fixed order: map order varies between runs and float addition is not
+	// associative, and the same seed must give the same numbers.
+	var mean float64
+	for _, c := range slices.Sorted(maps.Keys(r)) {
+		mean += r[c]
+	}
+	if len(r) > 0 {
+		mean /= float64(len(r))
+	}
+	w := make(map[combo.Set]float64, len(r))
+	for c, v := range r {
+		w[c] = 1
+		if mean > 0 {
+			w[c] = v / mean
+		}
+	}
+	return w
 }
 
 // SoftReport is hardset.json with hard.by=soft: the weights for the epochs after Epoch.
