@@ -40,16 +40,23 @@ func buildBinary(t *testing.T) string {
 	return binPath
 }
 
-// TestAblationScript runs scripts/ablations.sh on a small config, then removes one run's
-// final model (an unfinished run) and checks that a second call resumes it and skips the rest.
-func TestAblationScript(t *testing.T) {
+// scriptBinary skips a script test in -short mode or without bash, and otherwise returns
+// the built dmrnet for the script to run.
+func scriptBinary(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash")
 	}
-	bin := buildBinary(t)
+	return buildBinary(t)
+}
+
+// TestAblationScript runs scripts/ablations.sh on a small config, then removes one run's
+// final model (an unfinished run) and checks that a second call resumes it and skips the rest.
+func TestAblationScript(t *testing.T) {
+	bin := scriptBinary(t)
 	cfg, _ := writeConfig(t)
 	root := filepath.Join(t.TempDir(), "abl")
 	run := func() string {
@@ -79,13 +86,7 @@ func TestAblationScript(t *testing.T) {
 // TestRobustScript runs scripts/robust.sh with every setting on a small config, checks that
 // each setting trained what it names, then compares the runs with specialists in aggregate.
 func TestRobustScript(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("no bash")
-	}
-	bin := buildBinary(t)
+	bin := scriptBinary(t)
 	cfg, _ := writeConfig(t)
 	root := filepath.Join(t.TempDir(), "robust")
 	cmd := exec.Command("bash", filepath.Join("..", "..", "scripts", "robust.sh"), cfg, root)
