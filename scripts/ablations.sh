@@ -23,36 +23,10 @@ outroot=${2:-runs/ablations/$name}
 variants=${VARIANTS:-dmrnet dmrnet-loss no-hcr no-kl deterministic no-dropout}
 seeds=${SEEDS:-0 1 2}
 extra=${EXTRA:-}
-root=$(cd "$(dirname "$0")/.." && pwd)
 
-bin=${DMRNET:-}
-if [ -z "$bin" ]; then
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  bin=$tmp/dmrnet
-  (cd "$root" && go build -o "$bin" ./cmd/dmrnet)
-fi
+variant_flags() { echo "--set variant=$1"; }
 
-start=$(date +%s)
-for v in $variants; do
-  for s in $seeds; do
-    dir=$outroot/$v/seed$s
-    if [ -f "$dir/final.ckpt" ]; then
-      echo "== $v seed $s: done ($dir)"
-      continue
-    fi
-    t0=$(date +%s)
-    if [ -f "$dir/checkpoint.ckpt" ]; then
-      echo "== $v seed $s: resuming $dir"
-      # shellcheck disable=SC2086
-      "$bin" train --resume "$dir" --quiet --format json $extra > /dev/null
-    else
-      echo "== $v seed $s: training into $dir"
-      # shellcheck disable=SC2086
-      "$bin" train --config "$config" --out "$dir" --set "variant=$v" --set "train.seed=$s" \
-        --quiet --format json $extra > /dev/null
-    fi
-    echo "   $(( $(date +%s) - t0 ))s"
-  done
-done
-echo "all runs in $outroot ($(( $(date +%s) - start ))s)"
+# shellcheck source=scripts/runs.sh
+. "$(dirname "$0")/runs.sh"
+set_dmrnet_binary
+train_runs "$bin" "$config" "$outroot" "$variants" "$seeds" variant_flags "$extra"

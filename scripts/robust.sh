@@ -24,7 +24,6 @@ outroot=${2:-runs/robust/$name}
 settings=${SETTINGS:-dmrnet no-hcr aux route ensemble soft}
 seeds=${SEEDS:-0 1 2}
 extra=${EXTRA:-}
-root=$(cd "$(dirname "$0")/.." && pwd)
 
 flags() {
   case $1 in
@@ -38,34 +37,7 @@ flags() {
   esac
 }
 
-bin=${DMRNET:-}
-if [ -z "$bin" ]; then
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  bin=$tmp/dmrnet
-  (cd "$root" && go build -o "$bin" ./cmd/dmrnet)
-fi
-
-start=$(date +%s)
-for s in $settings; do
-  f=$(flags "$s")
-  for seed in $seeds; do
-    dir=$outroot/$s/seed$seed
-    if [ -f "$dir/final.ckpt" ]; then
-      echo "== $s seed $seed: done ($dir)"
-      continue
-    fi
-    t0=$(date +%s)
-    if [ -f "$dir/checkpoint.ckpt" ]; then
-      echo "== $s seed $seed: resuming $dir"
-      # shellcheck disable=SC2086
-      "$bin" train --resume "$dir" --quiet --format json $extra > /dev/null
-    else
-      echo "== $s seed $seed: training into $dir"
-      # shellcheck disable=SC2086
-      "$bin" train --config "$config" --out "$dir" $f --set "train.seed=$seed" --quiet --format json $extra > /dev/null
-    fi
-    echo "   $(( $(date +%s) - t0 ))s"
-  done
-done
-echo "all runs in $outroot ($(( $(date +%s) - start ))s)"
+# shellcheck source=scripts/runs.sh
+. "$(dirname "$0")/runs.sh"
+set_dmrnet_binary
+train_runs "$bin" "$config" "$outroot" "$settings" "$seeds" flags "$extra"
