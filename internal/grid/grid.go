@@ -90,13 +90,19 @@ func ParseAxes(flags []string) ([]Axis, error) {
 	return axes, nil
 }
 
-// splitValues splits text at ',' (or at ';' if text has one) outside brackets and quotes and
+// splitValues splits text at ';' if it has one outside brackets and quotes, else at ',', and
 // trims the values.
 func splitValues(text string) ([]string, error) {
-	sep := byte(',')
-	if hasTopLevel(text, ';') {
-		sep = ';'
+	values, err := splitTopLevel(text, ';')
+	if err != nil || len(values) > 1 {
+		return values, err
 	}
+	return splitTopLevel(text, ',')
+}
+
+// splitTopLevel splits text at the byte sep outside brackets and quotes and trims the
+// values; unbalanced brackets and unterminated quotes are errors.
+func splitTopLevel(text string, sep byte) ([]string, error) {
 	var (
 		values []string
 		stack  []byte // open brackets
@@ -137,30 +143,4 @@ func splitValues(text string) ([]string, error) {
 		return nil, fmt.Errorf("unclosed %q in the values", stack[len(stack)-1])
 	}
 	return append(values, strings.TrimSpace(text[start:])), nil
-}
-
-// hasTopLevel reports whether text has the byte sep outside brackets and quotes.
-func hasTopLevel(text string, sep byte) bool {
-	depth := 0
-	var quote byte
-	for i := 0; i < len(text); i++ {
-		c := text[i]
-		switch {
-		case quote == '"' && c == '\\':
-			i++
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '[' || c == '{':
-			depth++
-		case c == ']' || c == '}':
-			depth--
-		case c == sep && depth <= 0:
-			return true
-		}
-	}
-	return false
 }
