@@ -21,24 +21,7 @@ func mfeatSpec() Spec {
 
 // BenchmarkTrainStepMfeat measures forward + backward of the mfeat model at batch 64 (the
 // optimiser update lives in internal/train).
-func BenchmarkTrainStepMfeat(b *testing.B) {
-	spec := mfeatSpec()
-	m, err := New(spec, rand.New(rand.NewPCG(0, 0)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	tg, err := m.NewTrainGraph(64, LossWeights{Alpha: 1e-3, Beta: 0.2})
-	if err != nil {
-		b.Fatal(err)
-	}
-	bt := randomBatch(rand.New(rand.NewPCG(1, 1)), spec, 64)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := tg.Step(bt); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkTrainStepMfeat(b *testing.B) { benchTrainStep(b, mfeatSpec()) }
 
 // avmnistSpec is the avmnist benchmark architecture of ../docs/benchmarks.md.
 func avmnistSpec() Spec {
@@ -50,8 +33,11 @@ func avmnistSpec() Spec {
 }
 
 // BenchmarkTrainStepAVMNIST measures forward + backward of the avmnist model at batch 64.
-func BenchmarkTrainStepAVMNIST(b *testing.B) {
-	spec := avmnistSpec()
+func BenchmarkTrainStepAVMNIST(b *testing.B) { benchTrainStep(b, avmnistSpec()) }
+
+// benchTrainStep measures one forward + backward step of spec's model on a random batch of 64.
+func benchTrainStep(b *testing.B, spec Spec) {
+	b.Helper()
 	m, err := New(spec, rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
 		b.Fatal(err)
