@@ -1,13 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
 	"github.com/dmrnet/dmrnet/internal/aggregate"
-	"github.com/dmrnet/dmrnet/internal/atomicfile"
 	"github.com/dmrnet/dmrnet/internal/config"
 	"github.com/dmrnet/dmrnet/internal/specialist"
 	"github.com/spf13/cobra"
@@ -98,18 +97,7 @@ func (a *app) runAggregate(o *aggregateOptions, paths []string) error {
 		}
 		fmt.Fprintf(a.errOut, "dmrnet: wrote %s\n", o.plot)
 	}
-	if o.output == "" {
-		return table.Write(a.out, o.format)
-	}
-	var buf bytes.Buffer
-	if err := table.Write(&buf, o.format); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(o.output, buf.Bytes(), 0o644); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.errOut, "dmrnet: wrote %s\n", o.output)
-	return nil
+	return a.writeOutput(o.output, func(w io.Writer) error { return table.Write(w, o.format) })
 }
 
 // dataLabel names the data set of a configuration for titles.

@@ -70,7 +70,7 @@ func (a *app) openModel(o *modelOptions) (*train.Trained, *evaluate.Evaluator, *
 	switch o.inference {
 	case "":
 	case "fused", "route", "ensemble":
-		if o.inference != "fused" && tr.Config.Model.AuxHeads.Weight <= 0 {
+		if o.inference != "fused" && !tr.Model.HasAux() {
 			return nil, nil, nil, usagef("--inference=%s: the model in %s has no auxiliary heads (train it with model.aux_heads.weight > 0, or use --inference=fused)", o.inference, dir)
 		}
 		ev.Mode = o.inference

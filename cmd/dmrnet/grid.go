@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -87,18 +86,12 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 	if err != nil {
 		return err
 	}
-	base := append([]string(nil), o.sets...)
-	if o.dataRoot != "" {
-		base = append(base, "data.root="+o.dataRoot)
-	}
+	base := withDataRoot(o.sets, o.dataRoot)
 	// the base configuration must be valid before any job starts
 	if _, err := a.loadConfig(o.config, base); err != nil {
 		return err
 	}
-	root := o.out
-	if root == "" {
-		root = filepath.Join("runs", "sweep", strings.TrimSuffix(filepath.Base(o.config), filepath.Ext(o.config)))
-	}
+	root := firstNonEmpty(o.out, defaultRoot("sweep", o.config))
 	jobs := grid.Jobs(root, axes, seeds)
 	shard := grid.Shard{Index: 0, Count: 1}
 	if o.shard != "" {
@@ -128,7 +121,7 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 	}
 	var failed []string
 	for n, j := range mine {
-		if _, err := os.Stat(filepath.Join(j.Dir, train.FinalFile)); err == nil {
+		if train.Status(j.Dir) == train.Finished {
 			fmt.Fprintf(a.errOut, "dmrnet: job %d/%d %s: done\n", n+1, len(mine), j.Name)
 			continue
 		}
@@ -149,11 +142,27 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 	return nil
 }
 
+// withDataRoot returns sets followed by data.root=root when root is given, without
+// changing sets.
+func withDataRoot(sets []string, root string) []string {
+	out := append([]string(nil), sets...)
+	if root != "" {
+		out = append(out, "data.root="+root)
+	}
+	return out
+}
+
+// defaultRoot is the directory a command that trains many runs of cfgFile puts them under
+// when --out is not given: runs/<kind>/<name of cfgFile without its extension>.
+func defaultRoot(kind, cfgFile string) string {
+	return filepath.Join("runs", kind, strings.TrimSuffix(filepath.Base(cfgFile), filepath.Ext(cfgFile)))
+}
+
 // runJob trains one job, resuming it when a checkpoint exists.
 func (a *app) runJob(cfgFile string, base []string, j grid.Job) error {
 	var t *train.Trainer
 	var err error
-	if _, serr := os.Stat(filepath.Join(j.Dir, train.CheckpointFile)); serr == nil {
+	if train.Status(j.Dir) == train.Unfinished {
 		t, err = train.Resume(j.Dir, nil, train.Hooks{})
 	} else {
 		cfg, lerr := a.loadConfig(cfgFile, append(append([]string(nil), base...), j.Sets...))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/dmrnet/dmrnet/internal/combo"
@@ -60,10 +59,7 @@ func (a *app) runSpecialists(o *specialistsOptions) error {
 	if err != nil {
 		return err
 	}
-	base := append([]string(nil), o.sets...)
-	if o.dataRoot != "" {
-		base = append(base, "data.root="+o.dataRoot)
-	}
+	base := withDataRoot(o.sets, o.dataRoot)
 	cfg, err := a.loadConfig(o.config, base)
 	if err != nil {
 		return err
@@ -76,10 +72,7 @@ func (a *app) runSpecialists(o *specialistsOptions) error {
 	if o.maxSize < 1 || o.maxSize > sp.M() {
 		return usagef("--max-size=%d: out of range (want 1 to %d, the number of modalities)", o.maxSize, sp.M())
 	}
-	root := o.out
-	if root == "" {
-		root = filepath.Join("runs", "specialists", strings.TrimSuffix(filepath.Base(o.config), filepath.Ext(o.config)))
-	}
+	root := firstNonEmpty(o.out, defaultRoot("specialists", o.config))
 	results := map[string][]specialist.SeedResult{}
 	for _, s := range sp.All() {
 		if s.Len() > o.maxSize {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/dmrnet/dmrnet/internal/atomicfile"
@@ -62,17 +63,23 @@ func (a *app) runSweep(o *sweepOptions) error {
 		}
 		sw.AddSpecialists(set)
 	}
-	if o.output == "" {
-		return sw.Write(a.out, o.format)
+	return a.writeOutput(o.output, func(w io.Writer) error { return sw.Write(w, o.format) })
+}
+
+// writeOutput renders with write to standard output or, when path is given, atomically to
+// that file, reporting it on standard error.
+func (a *app) writeOutput(path string, write func(io.Writer) error) error {
+	if path == "" {
+		return write(a.out)
 	}
 	var buf bytes.Buffer
-	if err := sw.Write(&buf, o.format); err != nil {
+	if err := write(&buf); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(o.output, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.errOut, "dmrnet: wrote %s\n", o.output)
+	fmt.Fprintf(a.errOut, "dmrnet: wrote %s\n", path)
 	return nil
 }
 

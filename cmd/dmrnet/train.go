@@ -72,19 +72,14 @@ func (a *app) runTrain(o *trainOptions) error {
 		if o.out != "" && filepath.Clean(o.out) != filepath.Clean(o.resume) {
 			return usagef("--out=%s: differs from --resume %s (a resumed run stays in its directory)", o.out, o.resume)
 		}
-		sets := o.sets
-		if root := firstNonEmpty(o.dataRoot, a.getenv("DMRNET_DATA_ROOT")); root != "" {
-			sets = append(append([]string(nil), sets...), "data.root="+root)
-		}
+		sets := withDataRoot(o.sets, firstNonEmpty(o.dataRoot, a.getenv("DMRNET_DATA_ROOT")))
 		t, err = train.Resume(o.resume, sets, hooks)
 	default:
 		sets := o.sets
 		if o.out != "" {
 			sets = append(append([]string(nil), sets...), "out="+o.out)
 		}
-		if o.dataRoot != "" {
-			sets = append(append([]string(nil), sets...), "data.root="+o.dataRoot)
-		}
+		sets = withDataRoot(sets, o.dataRoot)
 		cfg, lerr := a.loadConfig(o.config, sets)
 		if lerr != nil {
 			return lerr
