@@ -16,19 +16,127 @@ import (
 
 // Evaluator runs a model's inference graph over a split.
 type Evaluator struct {
-	Model *model.Model
+	*Predictor
 	Data  *dataset.Dataset
 	Space *combo.Space
 	// LiveClass is the bona fide class of two-class tasks (APCER/BPCER/ACER).
 	LiveClass int
 	// Hard marks hard-set rows in reports (may be nil).
 	Hard []combo.Set
+}
+
+// Predictor runs a model's inference graph on batches whose samples may each have another
+// combination of modalities, and returns every sample's prediction, class probabilities and
+// uncertainty.
+type Predictor struct {
+	Model *model.Model
 	// Mode is the inference mode: "fused" (or ""), "route" or "ensemble" (see Predict);
 	// EnsembleFused and EnsembleAux weigh the ensemble.
 	Mode                       string
 	EnsembleFused, EnsembleAux float64
 
 	graph *model.EvalGraph
+}
+
+// Output is one sample's inference result.
+type Output struct {
+	// Pred is the predicted class: exactly the class Predict gives, so per-sample results
+	// agree with the evaluation of a combination.
+	Pred int
+	// Probs is the probability of every class (see Probabilities).
+	Probs []float64
+	// Variance is the mean predicted variance sigma^2 of the embedding (the mean over its
+	// dimensions of exp(logvar)); NaN for a model without a logvar head.
+	Variance float64
+	// Entropy is the entropy of Probs in nats.
+	Entropy float64
+}
+
+// NewPredictor returns a predictor with an inference graph for batches of up to batch
+// samples, in the fused mode.
+func NewPredictor(m *model.Model, batch int) (*Predictor, error) {
+	g, err := m.NewEvalGraph(batch)
+	if err != nil {
+		return nil, err
+	}
+	return &Predictor{Model: m, graph: g}, nil
+}
+
+// BatchSize is the largest batch Run takes.
+func (p *Predictor) BatchSize() int { return p.graph.BatchSize() }
+
+// Run infers every sample of bt (at most BatchSize samples; bt.Present gives each sample's
+// modalities, the inputs of absent ones are ignored).
+func (p *Predictor) Run(bt *model.Batch) ([]Output, error) {
+	out, err := p.graph.Forward(bt)
+	if err != nil {
+		return nil, err
+	}
+	c := p.Model.Spec().Classes
+	res := make([]Output, len(bt.Present))
+	for i, set := range bt.Present {
+		pr := Probabilities(p.Mode, p.EnsembleFused, p.EnsembleAux, out.Logits, out.Aux, set, i, c)
+		o := Output{
+			Pred:     Predict(p.Mode, p.EnsembleFused, p.EnsembleAux, out.Logits, out.Aux, set, i, c),
+			Probs:    pr,
+			Variance: math.NaN(),
+			Entropy:  Entropy(pr),
+		}
+		if p.Model.Spec().PME {
+			o.Variance = out.Var[i]
+		}
+		res[i] = o
+	}
+	return res, nil
+}
+
+// Probabilities returns sample i's class distribution under an inference mode: the softmax
+// of the fused logits (fused, and route for combinations of several modalities), of the
+// modality's auxiliary logits (route, single modality), or of the ensemble's mean
+// log-probabilities Scores (ensemble; the normalised weighted geometric mean of the members'
+// distributions). Its arg-max is Predict's class up to ties.
+func Probabilities(mode string, wf, wa float64, logits []float64, aux [][]float64, set combo.Set, i, c int) []float64 {
+	row := logits[i*c : (i+1)*c]
+	switch mode {
+	case "route":
+		if set.Len() == 1 && len(aux) > 0 {
+			row = aux[bits(set)][i*c : (i+1)*c]
+		}
+	case "ensemble":
+		if len(aux) > 0 {
+			row = Scores(wf, wa, logits, aux, set, i, c)
+		}
+	}
+	return Softmax(row)
+}
+
+// Softmax returns the softmax of row, computed stably.
+func Softmax(row []float64) []float64 {
+	mx := math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, v)
+	}
+	out := make([]float64, len(row))
+	var s float64
+	for j, v := range row {
+		out[j] = math.Exp(v - mx)
+		s += out[j]
+	}
+	for j := range out {
+		out[j] /= s
+	}
+	return out
+}
+
+// Entropy is the entropy of a distribution in nats (0 log 0 = 0).
+func Entropy(p []float64) float64 {
+	var h float64
+	for _, v := range p {
+		if v > 0 {
+			h -= v * math.Log(v)
+		}
+	}
+	return h
 }
 
 // Predict returns sample i's class under an inference mode for a combination set, from the
@@ -112,11 +220,48 @@ func New(m *model.Model, ds *dataset.Dataset, batch, live int) (*Evaluator, erro
 	if err != nil {
 		return nil, err
 	}
-	g, err := m.NewEvalGraph(batch)
+	p, err := NewPredictor(m, batch)
 	if err != nil {
 		return nil, err
 	}
-	return &Evaluator{Model: m, Data: ds, Space: sp, LiveClass: live, graph: g}, nil
+	return &Evaluator{Predictor: p, Data: ds, Space: sp, LiveClass: live}, nil
+}
+
+// Samples returns the indices of the samples of split s that have every modality of set.
+func (e *Evaluator) Samples(s *dataset.Split, set combo.Set) []int {
+	var idx []int
+	for i := 0; i < s.Len(); i++ {
+		if s.AvailOf(i, e.Space.M())&set == set {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// Outputs infers combination set on the samples idx of split s (see Samples), in batches.
+func (e *Evaluator) Outputs(s *dataset.Split, set combo.Set, idx []int) ([]Output, error) {
+	if set == 0 {
+		return nil, fmt.Errorf("evaluate: empty combination")
+	}
+	n := e.BatchSize()
+	bt := &model.Batch{X: make([][]float32, len(e.Data.Modalities))}
+	out := make([]Output, 0, len(idx))
+	for lo := 0; lo < len(idx); lo += n {
+		rows := idx[lo:min(lo+n, len(idx))]
+		for m, mod := range e.Data.Modalities {
+			bt.X[m] = dataset.Gather(s.X[m], mod.Size(), rows, bt.X[m])
+		}
+		bt.Present = bt.Present[:0]
+		for range rows {
+			bt.Present = append(bt.Present, set)
+		}
+		o, err := e.Run(bt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o...)
+	}
+	return out, nil
 }
 
 // Confusion evaluates combination set on split s. Samples that lack one of the set's

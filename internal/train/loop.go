@@ -580,6 +580,7 @@ type SoftStat struct {
 func (t *Trainer) save(name string) error {
 	t.st.Config = t.cfgYAML
 	t.st.Norms = t.data.Norms
+	t.st.Modalities, t.st.Classes = t.data.Modalities, t.data.Classes
 	if err := capture(&t.st, t.model, t.opt, t.rng); err != nil {
 		return err
 	}

@@ -181,9 +181,14 @@ func tableName(cfg *config.Config) string {
 
 // ModelSpec translates a configuration and the data set's modalities into an architecture.
 func ModelSpec(cfg *config.Config, ds *dataset.Dataset) model.Spec {
+	return ModelSpecFor(cfg, ds.Modalities, len(ds.Classes))
+}
+
+// ModelSpecFor is ModelSpec for inputs described by their modalities and class count.
+func ModelSpecFor(cfg *config.Config, mods []dataset.Modality, classes int) model.Spec {
 	spec := model.Spec{
 		Latent:     cfg.Model.Latent,
-		Classes:    len(ds.Classes),
+		Classes:    classes,
 		PME:        cfg.Model.PME,
 		DType:      tensor.Float32,
 		BNMomentum: cfg.Model.BNMomentum,
@@ -193,7 +198,7 @@ func ModelSpec(cfg *config.Config, ds *dataset.Dataset) model.Spec {
 		spec.DType = tensor.Float64
 	}
 	spec.AuxWeight = cfg.Model.AuxHeads.Weight
-	for _, m := range ds.Modalities {
+	for _, m := range mods {
 		enc := cfg.EncoderFor(m.Name)
 		spec.Modalities = append(spec.Modalities, model.ModalitySpec{
 			Name:       m.Name,

@@ -53,6 +53,11 @@ type State struct {
 	Seconds float64
 	// Norms are the data standardisations computed on the training split.
 	Norms []dataset.Norm
+	// Modalities and Classes describe the model's inputs and outputs, so that a trained model
+	// can be rebuilt without its training data (see OpenModel). Checkpoints written before
+	// they were recorded leave them empty.
+	Modalities []dataset.Modality
+	Classes    []string
 }
 
 // EpochAcc sums the current epoch's per-sample training statistics.
@@ -170,27 +175,96 @@ type Trained struct {
 	Path  string
 }
 
-// Open loads the model of run directory dir: final.ckpt when training finished, otherwise the
-// latest checkpoint. The configuration and data standardisation saved in the checkpoint
+// Loaded is a trained model without its data: what prediction and export need.
+type Loaded struct {
+	Config *config.Config
+	Model  *model.Model
+	State  *State
+	// Modalities are the model's inputs (names and per-sample shapes) and Classes its
+	// class names, in the model's order.
+	Modalities []dataset.Modality
+	Classes    []string
+	// Final is false when training has not finished and the latest checkpoint is used.
+	Final bool
+	// Path is the checkpoint file and Dir the run directory.
+	Path, Dir string
+}
+
+// CheckpointPath resolves what a user names as a model: a run directory (its final.ckpt when
+// training finished, else its latest checkpoint.ckpt) or a checkpoint file itself. final
+// reports whether the file is a finished model (final.ckpt, or any file not named
+// checkpoint.ckpt).
+func CheckpointPath(path string) (file, dir string, final bool, err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", "", false, fmt.Errorf("%s: %w: the directory does not exist (train first: dmrnet train --config FILE)", path, ErrNoCheckpoint)
+	}
+	if !fi.IsDir() {
+		return path, filepath.Dir(path), filepath.Base(path) != CheckpointFile, nil
+	}
+	file = filepath.Join(path, FinalFile)
+	if _, err := os.Stat(file); err == nil {
+		return file, path, true, nil
+	}
+	file = filepath.Join(path, CheckpointFile)
+	if _, err := os.Stat(file); err == nil {
+		return file, path, false, nil
+	}
+	return "", "", false, fmt.Errorf("%s: %w (train first, or point --checkpoint at a run directory)", path, ErrNoCheckpoint)
+}
+
+// OpenModel loads the model that path names (see CheckpointPath) without reading its
+// training data: the checkpoint records the inputs' shapes, the class names and the
+// standardisation. For a checkpoint written before those were recorded the data is read once
+// to recover them (from dataRoot when not empty, else the saved data.root).
+func OpenModel(path, dataRoot string) (*Loaded, error) {
+	file, dir, final, err := CheckpointPath(path)
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := checkpoint.Load(file, &st); err != nil {
+		return nil, err
+	}
+	cfg, err := config.FromYAML(st.Config, file)
+	if err != nil {
+		return nil, err
+	}
+	if dataRoot != "" {
+		cfg.Data.Root = dataRoot
+	}
+	mods, classes := st.Modalities, st.Classes
+	if len(mods) == 0 || len(classes) == 0 {
+		ds, err := LoadData(cfg, st.Norms)
+		if err != nil {
+			return nil, fmt.Errorf("%s records no input shapes (written by an older dmrnet), and its data cannot be read to recover them: %w", file, err)
+		}
+		mods, classes = ds.Modalities, ds.Classes
+	}
+	m, err := model.New(ModelSpecFor(cfg, mods, len(classes)), rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, err
+	}
+	if err := restoreModel(&st, m); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return &Loaded{Config: cfg, Model: m, State: &st, Modalities: mods, Classes: classes, Final: final, Path: file, Dir: dir}, nil
+}
+
+// Open loads the model of a run directory (or checkpoint file, see CheckpointPath) together
+// with its data set. The configuration and data standardisation saved in the checkpoint
 // rebuild the data set and the model, so evaluation sees exactly what training saw.
 // dataRoot, when not empty, replaces the saved data.root (for data that has moved).
 func Open(dir, dataRoot string) (*Trained, error) {
-	path := filepath.Join(dir, FinalFile)
-	final := true
-	if _, err := os.Stat(path); err != nil {
-		path, final = filepath.Join(dir, CheckpointFile), false
-		if _, err := os.Stat(path); err != nil {
-			if _, derr := os.Stat(dir); derr != nil {
-				return nil, fmt.Errorf("%s: %w: the directory does not exist (train first: dmrnet train --config FILE)", dir, ErrNoCheckpoint)
-			}
-			return nil, fmt.Errorf("%s: %w (train first, or point --checkpoint at a run directory)", dir, ErrNoCheckpoint)
-		}
-	}
-	var st State
-	if err := checkpoint.Load(path, &st); err != nil {
+	file, _, final, err := CheckpointPath(dir)
+	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.FromYAML(st.Config, path)
+	var st State
+	if err := checkpoint.Load(file, &st); err != nil {
+		return nil, err
+	}
+	cfg, err := config.FromYAML(st.Config, file)
 	if err != nil {
 		return nil, err
 	}
@@ -206,9 +280,9 @@ func Open(dir, dataRoot string) (*Trained, error) {
 		return nil, err
 	}
 	if err := restoreModel(&st, m); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	return &Trained{Config: cfg, Data: ds, Model: m, State: &st, Final: final, Path: path}, nil
+	return &Trained{Config: cfg, Data: ds, Model: m, State: &st, Final: final, Path: file}, nil
 }
 
 // RunStatus says what a run directory holds.
