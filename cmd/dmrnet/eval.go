@@ -1,7 +1,17 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"github.com/dmrnet/dmrnet"
+	"github.com/dmrnet/dmrnet/internal/config"
+	"github.com/dmrnet/dmrnet/internal/inputs"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/dmrnet/dmrnet/internal/combo"
 	"github.com/dmrnet/dmrnet/internal/dataset"
@@ -11,7 +21,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// modelOptions choose a trained model and the split to evaluate it on.
+// modelOptions choose a trained model and the data to evaluate it on.
 type modelOptions struct {
 	checkpoint string
 	config     string
@@ -19,44 +29,181 @@ type modelOptions struct {
 	split      string
 	dataRoot   string
 	inference  string
+	// data, views and labels give new labelled data instead of a split of the training data.
+	data   string
+	views  []string
+	labels string
+	// splitSet reports whether --split was given.
+	splitSet bool
 }
 
 func (o *modelOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&o.checkpoint, "checkpoint", "", "run directory of a trained model (holding final.ckpt or checkpoint.ckpt)")
+	f.StringVar(&o.checkpoint, "checkpoint", "", "the trained model: a run directory (final.ckpt, or checkpoint.ckpt if training has not finished) or a checkpoint file")
 	f.StringVarP(&o.config, "config", "c", "", "use the run directory this configuration trains into (its out key)")
-	f.StringArrayVar(&o.sets, "set", nil, "override a key of --config, e.g. --set out=runs/other (repeatable)")
-	f.StringVar(&o.split, "split", "test", "split to evaluate: test, val or train")
+	f.StringArrayVar(&o.sets, "set", nil, "override a key of --config to find the run directory, e.g. --set out=runs/other (repeatable; data.root and model.inference are honoured, other keys must equal the trained values)")
+	f.StringVar(&o.split, "split", "test", "split of the training data to evaluate: test, val or train")
 	f.StringVar(&o.dataRoot, "data-root", "", "directory of the data files, if it moved since training (default: $DMRNET_DATA_ROOT, else the saved data.root)")
 	f.StringVar(&o.inference, "inference", "", "inference mode instead of the trained model.inference: fused, route or ensemble (route and ensemble need auxiliary heads)")
+	f.StringVar(&o.data, "data", "", "evaluate on this labelled manifest CSV alone (models of file modalities) instead of a split of the training data")
+	f.StringArrayVar(&o.views, "view", nil, "NAME=FILE: evaluate on these view files alone, CSV or NPY, rows aligned (models of feature vectors; repeatable; needs --labels)")
+	f.StringVar(&o.labels, "labels", "", "labels of the --view rows: one class name or index per line, or an NPY vector")
 }
 
-// open loads the model and its evaluator, and returns the split to evaluate.
+// honouredSets are the --set keys eval, sweep-missing and predict act on; every other key
+// must equal the trained value.
+var honouredSets = map[string]bool{"out": true, "data.root": true, "model.inference": true}
+
+// checkSets refuses --set keys a command cannot honour: it uses --config and --set to find
+// the run directory, and the trained model's settings are fixed, so a key that asks for a
+// value other than the trained one would be silently ignored.
+func (a *app) checkSets(sets []string, cfgFile string, trainedYAML []byte, cmd string) error {
+	if len(sets) == 0 {
+		return nil
+	}
+	req, err := a.loadConfig(cfgFile, sets)
+	if err != nil {
+		return err
+	}
+	trained, err := config.FromYAML(trainedYAML, "checkpoint")
+	if err != nil {
+		return err
+	}
+	rm, err := yamlMap(req)
+	if err != nil {
+		return err
+	}
+	tm, err := yamlMap(trained)
+	if err != nil {
+		return err
+	}
+	for _, kv := range sets {
+		key, _, _ := strings.Cut(kv, "=")
+		key = strings.TrimSpace(key)
+		if honouredSets[key] {
+			continue
+		}
+		want, got := lookupKey(rm, key), lookupKey(tm, key)
+		if reflect.DeepEqual(want, got) {
+			continue
+		}
+		hint := "use --set only for out, data.root and model.inference, or train a model with this setting"
+		if strings.HasPrefix(key, "data.") {
+			hint = "to evaluate other data give it with --data FILE, or --view NAME=FILE and --labels FILE"
+		}
+		return usagef("--set %s: %s cannot change the trained model's %s, trained as %v (%s)", kv, cmd, key, formatValue(got), hint)
+	}
+	return nil
+}
+
+func yamlMap(c *config.Config) (map[string]any, error) {
+	b, err := c.YAML()
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func lookupKey(m map[string]any, key string) any {
+	var cur any = m
+	for _, part := range strings.Split(key, ".") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[part]
+	}
+	return cur
+}
+
+func formatValue(v any) string {
+	if v == nil {
+		return "unset"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// honour applies the honoured --set keys data.root and model.inference to the options.
+func (a *app) honour(o *modelOptions) error {
+	if len(o.sets) == 0 {
+		return nil
+	}
+	req, err := a.loadConfig(o.config, o.sets)
+	if err != nil {
+		return err
+	}
+	for _, kv := range o.sets {
+		key, _, _ := strings.Cut(kv, "=")
+		switch strings.TrimSpace(key) {
+		case "data.root":
+			if o.dataRoot == "" {
+				o.dataRoot = req.Data.Root
+			}
+		case "model.inference":
+			if o.inference == "" {
+				o.inference = req.Model.Inference
+			}
+		}
+	}
+	return nil
+}
+
+// openModel loads the model and its evaluator, and returns the data to evaluate: a split of
+// the training data, or the new data of --data / --view.
 func (a *app) openModel(o *modelOptions) (*train.Trained, *evaluate.Evaluator, *dataset.Split, error) {
 	dir, err := a.runDir(o.checkpoint, o.config, o.sets)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if o.config != "" {
+		if err := a.honour(o); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	root := o.dataRoot
 	if root == "" {
 		root = a.getenv("DMRNET_DATA_ROOT")
 	}
-	tr, err := train.Open(dir, root)
+	newData := o.data != "" || len(o.views) > 0 || o.labels != ""
+	if newData && o.splitSet {
+		return nil, nil, nil, usagef("--split=%s: evaluates a split of the training data; --data, --view and --labels evaluate new data (give one or the other)", o.split)
+	}
+	var tr *train.Trained
+	var split *dataset.Split
+	if newData {
+		tr, split, err = a.openNewData(dir, root, o)
+	} else {
+		tr, err = train.Open(dir, root)
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var split *dataset.Split
-	switch o.split {
-	case "test":
-		split = tr.Data.Test
-	case "train":
-		split = tr.Data.Train
-	case "val":
-		if split = tr.Data.Val; split == nil {
-			return nil, nil, nil, usagef("--split=val: the run has no validation split (it was trained with data.val_fraction 0)")
+	if o.config != "" {
+		if err := a.checkSets(o.sets, o.config, tr.State.Config, "eval"); err != nil {
+			return nil, nil, nil, err
 		}
-	default:
-		return nil, nil, nil, usagef("--split=%s: not a split (want test, val or train)", o.split)
+	}
+	if !newData {
+		switch o.split {
+		case "test":
+			split = tr.Data.Test
+		case "train":
+			split = tr.Data.Train
+		case "val":
+			if split = tr.Data.Val; split == nil {
+				return nil, nil, nil, usagef("--split=val: the run has no validation split (it was trained with data.val_fraction 0)")
+			}
+		default:
+			return nil, nil, nil, usagef("--split=%s: not a split (want test, val or train)", o.split)
+		}
 	}
 	if !tr.Final {
 		fmt.Fprintf(a.errOut, "dmrnet: training in %s has not finished; evaluating its checkpoint after epoch %d of %d\n",
@@ -67,6 +214,7 @@ func (a *app) openModel(o *modelOptions) (*train.Trained, *evaluate.Evaluator, *
 		return nil, nil, nil, err
 	}
 	ev.Hard = tr.State.Hard
+	ev.SupportedOnly = newData
 	switch o.inference {
 	case "":
 	case "fused", "route", "ensemble":
@@ -78,6 +226,72 @@ func (a *app) openModel(o *modelOptions) (*train.Trained, *evaluate.Evaluator, *
 		return nil, nil, nil, usagef("--inference=%s: not an inference mode (want fused, route or ensemble)", o.inference)
 	}
 	return tr, ev, split, nil
+}
+
+// openNewData loads the model without its training data and reads the labelled samples of
+// --data or --view/--labels, preprocessed as the model's training data was.
+func (a *app) openNewData(dir, root string, o *modelOptions) (*train.Trained, *dataset.Split, error) {
+	m, err := dmrnet.LoadWith(dir, dmrnet.Options{DataRoot: root})
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := train.OpenModel(dir, root)
+	if err != nil {
+		return nil, nil, err
+	}
+	prep, err := train.Prep(l)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := openInputs(m, o.data, o.views, o.labels, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer in.Close()
+	split := &dataset.Split{X: make([][]float32, len(prep.Inputs))}
+	var x [][]float32
+	for {
+		recs, err := in.Next(predictChunk)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		raw := make([]dataset.RawSample, len(recs))
+		for i, r := range recs {
+			raw[i] = dataset.RawSample{Vectors: make([][]float64, len(prep.Inputs)), Files: make([]string, len(prep.Inputs))}
+			for name, v := range r.Vectors {
+				raw[i].Vectors[prep.Index(name)] = v
+			}
+			for name, f := range r.Files {
+				raw[i].Files[prep.Index(name)] = f
+			}
+		}
+		var avail []combo.Set
+		var errs []error
+		x, avail, errs = prep.Decode(raw, x)
+		for i, r := range recs {
+			if errs[i] != nil {
+				return nil, nil, sampleError(r, errs[i])
+			}
+			y, err := inputs.ClassIndex(r.Label, l.Classes)
+			if err != nil {
+				return nil, nil, sampleError(r, err)
+			}
+			split.Y = append(split.Y, y)
+		}
+		split.Avail = append(split.Avail, avail...)
+		for k := range prep.Inputs {
+			split.X[k] = append(split.X[k], x[k]...)
+		}
+	}
+	name := o.data
+	if name == "" {
+		name = "views"
+	}
+	ds := &dataset.Dataset{Name: name, Modalities: l.Modalities, Classes: l.Classes, Test: split, Norms: l.State.Norms}
+	return &train.Trained{Config: l.Config, Data: ds, Model: l.Model, State: l.State, Final: l.Final, Path: l.Path}, split, nil
 }
 
 type evalOptions struct {
@@ -98,7 +312,10 @@ columns = predicted) and, for two-class tasks, APCER, BPCER and ACER. The number
 matching row of sweep-missing.`,
 		Example: `  dmrnet eval --config configs/quickstart.yaml --missing=depth
   dmrnet eval --checkpoint runs/quickstart --present=rgb,ir --format json`,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.runEval(o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.splitSet = cmd.Flags().Changed("split")
+			return a.runEval(o)
+		},
 	}
 	o.addFlags(cmd)
 	f := cmd.Flags()
@@ -126,6 +343,11 @@ func (a *app) runEval(o *evalOptions) error {
 		}
 	} else if set, err = ev.Space.ParseCombination(o.present); err != nil {
 		return usageError{fmt.Errorf("--present=%s: %w", o.present, err)}
+	}
+	if o.data != "" || len(o.views) > 0 {
+		if len(ev.Samples(split, set)) == 0 {
+			return fmt.Errorf("%s: no sample of the data has all of %s (evaluate a combination the data carries)", ev.Space.Name(set), strings.Join(ev.Space.Present(set), ", "))
+		}
 	}
 	row, err := ev.Row(split, set)
 	if err != nil {

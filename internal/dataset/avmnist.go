@@ -12,6 +12,7 @@ import (
 
 	"github.com/dmrnet/dmrnet/internal/audio"
 	"github.com/dmrnet/dmrnet/internal/idx"
+	"github.com/dmrnet/dmrnet/internal/imageio"
 	"github.com/dmrnet/dmrnet/internal/wav"
 )
 
@@ -225,4 +226,16 @@ func parallel[S any](n int, f func(i int, state S) error, newState func() S) err
 		}
 	}
 	return nil
+}
+
+// AVMNISTInputs are the file inputs of an avmnist model when it scores new samples: a WAV
+// clip for "audio" (the training front end, then the stored global standardisation) and a
+// 28 x 28 grey image file for "image" (x/255 standardised with MNIST's statistics, exactly as
+// the IDX training images; colour images are converted to grey, other sizes resized).
+func AVMNISTInputs(mel MelSpec) map[string]ManifestModality {
+	return map[string]ManifestModality{
+		"audio": {Name: "audio", Column: "audio", Type: InputAudio, Mel: mel},
+		"image": {Name: "image", Column: "image", Type: InputImage, Image: imageio.Spec{
+			Channels: 1, Height: 28, Width: 28, Mean: []float64{mnistMean}, Std: []float64{mnistStd}, Convert: true}},
+	}
 }

@@ -105,16 +105,20 @@ func (d *Dataset) normOf(s StandardizeSpec) Norm {
 // applyNorm standardises modality m of the samples of sp that have it (missing ones stay 0).
 func (d *Dataset) applyNorm(sp *Split, m int, n Norm) {
 	size := d.Modalities[m].Size()
-	cols := len(n.Mean)
 	x := sp.X[m]
 	for i := 0; i < sp.Len(); i++ {
 		if !sp.AvailOf(i, len(d.Modalities)).Has(m) {
 			continue
 		}
-		row := x[i*size : (i+1)*size]
-		for k, v := range row {
-			j := k % cols
-			row[k] = float32((float64(v) - n.Mean[j]) / n.Std[j])
-		}
+		n.Apply(x[i*size : (i+1)*size])
+	}
+}
+
+// Apply standardises one sample's values in place, as training did.
+func (n Norm) Apply(row []float32) {
+	cols := len(n.Mean)
+	for k, v := range row {
+		j := k % cols
+		row[k] = float32((float64(v) - n.Mean[j]) / n.Std[j])
 	}
 }

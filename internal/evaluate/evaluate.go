@@ -23,6 +23,9 @@ type Evaluator struct {
 	LiveClass int
 	// Hard marks hard-set rows in reports (may be nil).
 	Hard []combo.Set
+	// SupportedOnly makes Sweep leave out the combinations no sample of the split has (for
+	// new data that does not carry every modality).
+	SupportedOnly bool
 }
 
 // Predictor runs a model's inference graph on batches whose samples may each have another
@@ -322,11 +325,17 @@ func (e *Evaluator) Row(s *dataset.Split, set combo.Set) (report.Row, error) {
 func (e *Evaluator) Sweep(s *dataset.Split) (*report.Sweep, error) {
 	var rows []report.Row
 	for _, set := range e.Space.All() {
+		if e.SupportedOnly && len(e.Samples(s, set)) == 0 {
+			continue
+		}
 		r, err := e.Row(s, set)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate %s: %w", e.Space.Name(set), err)
 		}
 		rows = append(rows, r)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("evaluate: no combination has samples")
 	}
 	sw := report.NewSweep(e.Space.Names(), e.Data.Classes, rows)
 	sw.Inference = e.Mode

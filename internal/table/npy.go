@@ -28,81 +28,12 @@ const maxNPYHeader = 1 << 20
 // n x 1 matrix, a 0-D array a 1 x 1 matrix, and an N-D array a shape[0] x
 // (shape[1]*...*shape[N-1]) matrix; Shape keeps the array's shape.
 func ReadNPY(r io.Reader, name string) (*Matrix, error) {
-	pre, err := readN(r, 8)
+	info, err := readNPYHeader(r, name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading NPY data: %v", name, err)
+		return nil, err
 	}
-	if len(pre) < 8 || string(pre[:6]) != npyMagic {
-		n := min(len(pre), 6)
-		return nil, fmt.Errorf("%s: not an NPY file: bytes 0-%d are %q, want %q", name, max(n-1, 0), pre[:n], npyMagic)
-	}
-	major, minor := pre[6], pre[7]
-	var lenSize int
-	switch major {
-	case 1:
-		lenSize = 2
-	case 2, 3:
-		lenSize = 4
-	default:
-		return nil, fmt.Errorf("%s: unsupported NPY format version %d.%d at byte offset 6; want 1.0, 2.0 or 3.0", name, major, minor)
-	}
-	lb, err := readN(r, lenSize)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading NPY data: %v", name, err)
-	}
-	if len(lb) < lenSize {
-		return nil, fmt.Errorf("%s: truncated NPY header: the header length at byte offset 8 needs %d bytes, only %d are present", name, lenSize, len(lb))
-	}
-	var hlen int
-	if lenSize == 2 {
-		hlen = int(binary.LittleEndian.Uint16(lb))
-	} else {
-		hlen = int(binary.LittleEndian.Uint32(lb))
-	}
-	if hlen > maxNPYHeader {
-		return nil, fmt.Errorf("%s: NPY header length %d at byte offset 8 is implausibly large (over %d bytes)", name, hlen, maxNPYHeader)
-	}
-	hstart := 8 + lenSize
-	hb, err := readN(r, hlen)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading NPY data: %v", name, err)
-	}
-	if len(hb) < hlen {
-		return nil, fmt.Errorf("%s: truncated NPY header: %d bytes declared at byte offset %d, only %d are present", name, hlen, hstart, len(hb))
-	}
-	h, err := parseNPYHeader(hb)
-	if err != nil {
-		pos := 0
-		var he *headerError
-		if errors.As(err, &he) {
-			pos = he.pos
-		}
-		return nil, fmt.Errorf("%s: malformed NPY header at byte offset %d: %v", name, hstart+pos, err)
-	}
-	dt, err := parseDescr(h.descr)
-	if err != nil {
-		return nil, fmt.Errorf("%s: NPY header at byte offset %d: %v", name, hstart, err)
-	}
-	if h.fortran {
-		return nil, fmt.Errorf("%s: the array is stored in Fortran (column-major) order, only C order is supported; save it with np.save(path, np.ascontiguousarray(a))", name)
-	}
-	shape := h.shape
-	count := 1
-	zero := false
-	for _, d := range shape {
-		zero = zero || d == 0
-	}
-	if zero {
-		count = 0
-	} else {
-		for _, d := range shape {
-			if count > math.MaxInt/dt.size/d {
-				return nil, fmt.Errorf("%s: shape %s of %s at byte offset %d is too large: the data would exceed %d bytes", name, shapeString(shape), h.descr, hstart, math.MaxInt)
-			}
-			count *= d
-		}
-	}
-	dstart := hstart + hlen
+	shape, dt, count, dstart := info.shape, info.dt, info.count, info.dstart
+	h := info.header
 	want := count * dt.size
 	data, err := readN(r, want)
 	if err != nil {
@@ -140,6 +71,94 @@ func ReadNPY(r io.Reader, name string) (*Matrix, error) {
 		m.Data[i] = v
 	}
 	return m, nil
+}
+
+// npyInfo is what an NPY file's preamble says: the header, the array's shape and dtype, its
+// number of values, and the byte offsets of the header and the data.
+type npyInfo struct {
+	header         npyHeader
+	shape          []int
+	dt             dtype
+	count          int
+	hstart, dstart int
+}
+
+func readNPYHeader(r io.Reader, name string) (npyInfo, error) {
+	pre, err := readN(r, 8)
+	if err != nil {
+		return npyInfo{}, fmt.Errorf("%s: reading NPY data: %v", name, err)
+	}
+	if len(pre) < 8 || string(pre[:6]) != npyMagic {
+		n := min(len(pre), 6)
+		return npyInfo{}, fmt.Errorf("%s: not an NPY file: bytes 0-%d are %q, want %q", name, max(n-1, 0), pre[:n], npyMagic)
+	}
+	major, minor := pre[6], pre[7]
+	var lenSize int
+	switch major {
+	case 1:
+		lenSize = 2
+	case 2, 3:
+		lenSize = 4
+	default:
+		return npyInfo{}, fmt.Errorf("%s: unsupported NPY format version %d.%d at byte offset 6; want 1.0, 2.0 or 3.0", name, major, minor)
+	}
+	lb, err := readN(r, lenSize)
+	if err != nil {
+		return npyInfo{}, fmt.Errorf("%s: reading NPY data: %v", name, err)
+	}
+	if len(lb) < lenSize {
+		return npyInfo{}, fmt.Errorf("%s: truncated NPY header: the header length at byte offset 8 needs %d bytes, only %d are present", name, lenSize, len(lb))
+	}
+	var hlen int
+	if lenSize == 2 {
+		hlen = int(binary.LittleEndian.Uint16(lb))
+	} else {
+		hlen = int(binary.LittleEndian.Uint32(lb))
+	}
+	if hlen > maxNPYHeader {
+		return npyInfo{}, fmt.Errorf("%s: NPY header length %d at byte offset 8 is implausibly large (over %d bytes)", name, hlen, maxNPYHeader)
+	}
+	hstart := 8 + lenSize
+	hb, err := readN(r, hlen)
+	if err != nil {
+		return npyInfo{}, fmt.Errorf("%s: reading NPY data: %v", name, err)
+	}
+	if len(hb) < hlen {
+		return npyInfo{}, fmt.Errorf("%s: truncated NPY header: %d bytes declared at byte offset %d, only %d are present", name, hlen, hstart, len(hb))
+	}
+	h, err := parseNPYHeader(hb)
+	if err != nil {
+		pos := 0
+		var he *headerError
+		if errors.As(err, &he) {
+			pos = he.pos
+		}
+		return npyInfo{}, fmt.Errorf("%s: malformed NPY header at byte offset %d: %v", name, hstart+pos, err)
+	}
+	dt, err := parseDescr(h.descr)
+	if err != nil {
+		return npyInfo{}, fmt.Errorf("%s: NPY header at byte offset %d: %v", name, hstart, err)
+	}
+	if h.fortran {
+		return npyInfo{}, fmt.Errorf("%s: the array is stored in Fortran (column-major) order, only C order is supported; save it with np.save(path, np.ascontiguousarray(a))", name)
+	}
+	shape := h.shape
+	count := 1
+	zero := false
+	for _, d := range shape {
+		zero = zero || d == 0
+	}
+	if zero {
+		count = 0
+	} else {
+		for _, d := range shape {
+			if count > math.MaxInt/dt.size/d {
+				return npyInfo{}, fmt.Errorf("%s: shape %s of %s at byte offset %d is too large: the data would exceed %d bytes", name, shapeString(shape), h.descr, hstart, math.MaxInt)
+			}
+			count *= d
+		}
+	}
+	return npyInfo{header: h, shape: shape, dt: dt, count: count, hstart: hstart, dstart: hstart + hlen}, nil
 }
 
 // dtype is a decoded NPY descr.

@@ -113,17 +113,7 @@ func readData(cfg *config.Config) (*dataset.Dataset, []dataset.StandardizeSpec, 
 	case "manifest":
 		mf := d.Manifest
 		spec := dataset.ManifestSpec{Path: dataPath(cfg, mf.File), IDColumn: mf.IDColumn, LabelColumn: mf.LabelColumn,
-			SplitColumn: mf.SplitColumn, ClassNames: mf.ClassNames}
-		for _, m := range mf.Modalities {
-			col := m.Column
-			if col == "" {
-				col = m.Name
-			}
-			spec.Modalities = append(spec.Modalities, dataset.ManifestModality{
-				Name: m.Name, Column: col, Type: m.Type, Shape: m.Shape, Mel: melSpec(m.Mel),
-				Image: imageio.Spec{Channels: m.Channels, Height: m.Height, Width: m.Width, Mean: m.Mean, Std: m.Std, Convert: m.Convert},
-			})
-		}
+			SplitColumn: mf.SplitColumn, ClassNames: mf.ClassNames, Modalities: manifestModalities(cfg)}
 		files := func() ([]string, error) { return dirFiles(filepath.Dir(spec.Path)) }
 		return cachedLoad(cfg, "manifest", spec, files, func() (*dataset.Dataset, []dataset.StandardizeSpec, error) { return dataset.LoadManifest(spec) })
 	}
@@ -166,6 +156,43 @@ func dirFiles(dirs ...string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// manifestModalities are the configured manifest modalities.
+func manifestModalities(cfg *config.Config) []dataset.ManifestModality {
+	var out []dataset.ManifestModality
+	for _, m := range cfg.Data.Manifest.Modalities {
+		col := m.Column
+		if col == "" {
+			col = m.Name
+		}
+		out = append(out, dataset.ManifestModality{
+			Name: m.Name, Column: col, Type: m.Type, Shape: m.Shape, Mel: melSpec(m.Mel),
+			Image: imageio.Spec{Channels: m.Channels, Height: m.Height, Width: m.Width, Mean: m.Mean, Std: m.Std, Convert: m.Convert},
+		})
+	}
+	return out
+}
+
+// Prep returns the preprocessing that turns a trained model's raw inputs into model inputs
+// exactly as its data set's loader and stored standardisation did: rows of numbers for
+// synthetic and table data, files for avmnist and manifest data.
+func Prep(l *Loaded) (*dataset.Prep, error) {
+	var files map[string]dataset.ManifestModality
+	switch l.Config.Data.Kind {
+	case "avmnist":
+		files = dataset.AVMNISTInputs(melSpec(l.Config.Data.AVMNIST.Mel))
+	case "manifest":
+		files = map[string]dataset.ManifestModality{}
+		for _, m := range manifestModalities(l.Config) {
+			files[m.Name] = m
+		}
+	}
+	p, err := dataset.NewPrep(l.Modalities, files, l.State.Norms)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.Path, err)
+	}
+	return p, nil
 }
 
 func melSpec(m config.MelAudio) dataset.MelSpec {
