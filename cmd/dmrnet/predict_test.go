@@ -3,17 +3,21 @@ package main
 import (
 	"bufio"
 	"encoding/csv"
+	"image"
+	"image/png"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/dmrnet/dmrnet/internal/combo"
 	"github.com/dmrnet/dmrnet/internal/dataset"
+	"github.com/dmrnet/dmrnet/internal/idx"
 	"github.com/dmrnet/dmrnet/internal/report"
 	"github.com/dmrnet/dmrnet/internal/train"
 )
@@ -576,5 +580,117 @@ func TestPredictMatchesSweepManifest(t *testing.T) {
 	code, _, stderr = runCLI(t, nil, "eval", "--checkpoint", out, "--data", predPath, "--missing", "audio")
 	if code == 0 || !strings.Contains(stderr, `no "label" column`) {
 		t.Errorf("eval --data without labels: %d %s", code, stderr)
+	}
+}
+
+// TestPredictMatchesSweepAVMNIST: the avmnist test split as files a user would have (the
+// FSDD WAV clips and the paired MNIST test digits written as PNG images, paired by the
+// benchmark's rule), one block per combination; predict's accuracy per block equals
+// sweep-missing's row.
+func TestPredictMatchesSweepAVMNIST(t *testing.T) {
+	root := dataRoot(t)
+	if testing.Short() {
+		t.Skip("trains on avmnist")
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	env := []string{"DMRNET_DATA_ROOT=" + root}
+	if code, _, stderr := runCLI(t, env, "train", "--config", "../../configs/avmnist.yaml", "--set", "out="+out, "--set", "train.epochs=1", "--set", "hard.warmup_epochs=1", "--quiet"); code != 0 {
+		t.Fatalf("train: %s", stderr)
+	}
+	sw := readSweep(t, filepath.Join(out, train.SweepFile))
+	// The pairing rule of benchmarks.md: test clips (take <= 4) of digit d, sorted by name,
+	// with the MNIST test images of digit d in file order.
+	imgs, err := idx.ReadFile(filepath.Join(root, "mnist", "t10k-images-idx3-ubyte.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lbls, err := idx.ReadFile(filepath.Join(root, "mnist", "t10k-labels-idx1-ubyte.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(filepath.Join(root, "fsdd", "recordings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clips []string
+	for _, e := range ents {
+		parts := strings.Split(strings.TrimSuffix(e.Name(), ".wav"), "_")
+		if take, err := strconv.Atoi(parts[len(parts)-1]); err == nil && take <= 4 {
+			clips = append(clips, e.Name())
+		}
+	}
+	sort.Strings(clips)
+	dir := t.TempDir()
+	type sample struct{ wav, png, label string }
+	var samples []sample
+	used := map[int]int{}
+	for d := 0; d <= 9; d++ {
+		for _, c := range clips {
+			if int(c[0]-'0') != d {
+				continue
+			}
+			k := -1
+			for i, seen := 0, 0; i < lbls.Dims[0]; i++ {
+				if int(lbls.U8[i]) == d {
+					if seen == used[d] {
+						k = i
+						break
+					}
+					seen++
+				}
+			}
+			used[d]++
+			img := image.NewGray(image.Rect(0, 0, 28, 28))
+			copy(img.Pix, imgs.U8[k*784:(k+1)*784])
+			pngPath := filepath.Join(dir, fmt.Sprintf("%d-%s.png", d, c))
+			f, err := os.Create(pngPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := png.Encode(f, img); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			samples = append(samples, sample{filepath.Join(root, "fsdd", "recordings", c), pngPath, strconv.Itoa(d)})
+		}
+	}
+	var b strings.Builder
+	var labels []string
+	b.WriteString("id,audio,image\n")
+	for _, row := range sw.Combinations {
+		for i, s := range samples {
+			a, im := "", ""
+			if contains(row.Present, "audio") {
+				a = s.wav
+			}
+			if contains(row.Present, "image") {
+				im = s.png
+			}
+			fmt.Fprintf(&b, "%d-%s,%s,%s\n", i, row.Name, a, im)
+			labels = append(labels, s.label)
+		}
+	}
+	manifest := filepath.Join(dir, "new.csv")
+	os.WriteFile(manifest, []byte(b.String()), 0o644)
+	code, stdout, stderr := runCLI(t, env, "predict", "--checkpoint", out, "--input", manifest)
+	if code != 0 {
+		t.Fatalf("predict: %s", stderr)
+	}
+	got := parseRecords(t, stdout)
+	k := 0
+	for _, row := range sw.Combinations {
+		if row.N != len(samples) {
+			t.Fatalf("%s: sweep n %d, %d samples paired here", row.Name, row.N, len(samples))
+		}
+		correct := 0
+		for i := 0; i < row.N; i++ {
+			if got[k+i].Class == labels[k+i] {
+				correct++
+			}
+		}
+		k += row.N
+		if acc := float64(correct) / float64(row.N); acc != row.Accuracy {
+			t.Errorf("%s: predict accuracy %v, sweep-missing %v", row.Name, acc, row.Accuracy)
+		}
 	}
 }
