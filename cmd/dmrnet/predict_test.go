@@ -3,10 +3,10 @@ package main
 import (
 	"bufio"
 	"encoding/csv"
-	"image"
-	"image/png"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
