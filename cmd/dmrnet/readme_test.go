@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -94,4 +95,62 @@ func tableNames(s string) []string {
 		}
 	}
 	return out
+}
+
+// TestReadmePredict runs the README's predict example on the quick start and compares its
+// records with the output the README shows: the same ids, modalities and classes, and the
+// same numbers to 1e-3 (the last digits may differ between CPU kinds).
+func TestReadmePredict(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "## Use a trained model")
+	if i < 0 {
+		t.Fatal("README has no \"Use a trained model\" section")
+	}
+	blocks := regexp.MustCompile("(?s)```(sh)?\n(.*?)```").FindAllStringSubmatch(s[i:], 2)
+	if len(blocks) < 2 || blocks[0][1] != "sh" {
+		t.Fatal("the section does not start with the command and its output")
+	}
+	cmd := strings.TrimSpace(blocks[0][2])
+	if !strings.HasPrefix(cmd, "dmrnet predict --checkpoint runs/quickstart ") {
+		t.Fatalf("command %q", cmd)
+	}
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	t.Chdir(t.TempDir())
+	for _, f := range []string{"configs/quickstart.yaml", "testdata/quickstart/rgb.csv", "testdata/quickstart/ir.csv"} {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(f), 0o755)
+		if err := os.WriteFile(f, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _, stderr := runCLI(t, nil, "train", "--config", "configs/quickstart.yaml", "--quiet"); code != 0 {
+		t.Fatalf("train: %s", stderr)
+	}
+	code, stdout, stderr := runCLI(t, nil, strings.Fields(cmd)[1:]...)
+	if code != 0 {
+		t.Fatalf("%s: %s", cmd, stderr)
+	}
+	got, want := parseRecords(t, stdout), parseRecords(t, blocks[1][2])
+	if len(got) != len(want) || len(got) == 0 {
+		t.Fatalf("%d records, the README shows %d", len(got), len(want))
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-3 }
+	for k := range got {
+		g, w := got[k], want[k]
+		ok := g.ID == w.ID && strings.Join(g.Present, "+") == strings.Join(w.Present, "+") && g.Class == w.Class &&
+			near(*g.Variance, *w.Variance) && near(g.Entropy, w.Entropy) && near(g.MaxProb, w.MaxProb)
+		for c, p := range w.Probs {
+			ok = ok && near(g.Probs[c], p)
+		}
+		if !ok {
+			t.Errorf("record %d: got %+v, the README shows %+v", k+1, g, w)
+		}
+	}
 }
