@@ -697,3 +697,41 @@ func TestDirLabels(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckSeeds(t *testing.T) {
+	run := func(dir string, seed int64, set func(*config.Config)) Run {
+		cfg := config.Default()
+		cfg.Out, cfg.Train.Seed = dir, seed
+		if set != nil {
+			set(&cfg)
+		}
+		return Run{Dir: dir, Config: &cfg}
+	}
+	tests := []struct {
+		name string
+		runs []Run
+		want string // "" = accepted
+	}{
+		{"seeds", []Run{run("s0", 0, nil), run("s1", 1, nil), run("s2", 2, nil)}, ""},
+		{"single", []Run{run("s0", 0, nil)}, ""},
+		{"other model", []Run{run("s0", 0, nil), run("s1", 1, func(c *config.Config) { c.Model.Latent = 64 })},
+			`runs s0 and s1 differ in model.latent, "128" vs "64" (give the seeds of one configuration`},
+		{"other training", []Run{run("s0", 0, nil), run("s1", 1, func(c *config.Config) { c.Loss.Beta = 0.5 })},
+			"differ in loss.beta"},
+		{"other data", []Run{run("s0", 0, nil), run("s1", 1, func(c *config.Config) { c.Data.Synthetic.Test = 10 })},
+			"differ in data.synthetic.test"},
+		{"aux heads", []Run{run("s0", 0, nil), run("s1", 1, func(c *config.Config) { c.Model.AuxHeads.Weight = 1 })},
+			"differ in model.aux_heads.weight"},
+		{"duplicate seed", []Run{run("a", 1, nil), run("b", 1, nil)}, "runs a and b have the same configuration and seed 1"},
+		{"none", nil, "no runs"},
+	}
+	for _, tt := range tests {
+		err := CheckSeeds(tt.runs)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}

@@ -417,3 +417,45 @@ func label(groups []Group, sets []settings) {
 		}
 	}
 }
+
+// CheckSeeds reports an error unless runs are seeds of one configuration: their resolved
+// configurations agree on every key but train.seed and out, and no seed appears twice. Only
+// the runs' Dir and Config are read. The error names the two runs and the first key in which
+// they differ, without a package prefix, for commands that average runs over seeds.
+func CheckSeeds(runs []Run) error {
+	if len(runs) == 0 {
+		return fmt.Errorf("no runs given")
+	}
+	sets := make([]settings, len(runs))
+	for i, r := range runs {
+		if r.Config == nil {
+			return fmt.Errorf("run %s has no configuration", r.Dir)
+		}
+		_, set, err := runSettings(r)
+		if err != nil {
+			return err
+		}
+		sets[i] = set
+	}
+	for _, key := range unionKeys(sets) {
+		if ignoredKey(key) {
+			continue
+		}
+		a, aok := sets[0].get(key)
+		for i := 1; i < len(runs); i++ {
+			if b, bok := sets[i].get(key); a != b || aok != bok {
+				return fmt.Errorf("runs %s and %s differ in %s, %s vs %s (give the seeds of one configuration: runs that differ only in train.seed)",
+					runs[0].Dir, runs[i].Dir, key, quoteValue(a, aok), quoteValue(b, bok))
+			}
+		}
+	}
+	seen := map[int64]string{}
+	for _, r := range runs {
+		if other, dup := seen[r.Config.Train.Seed]; dup {
+			return fmt.Errorf("runs %s and %s have the same configuration and seed %d (duplicate run; pass only one of them)",
+				other, r.Dir, r.Config.Train.Seed)
+		}
+		seen[r.Config.Train.Seed] = r.Dir
+	}
+	return nil
+}
