@@ -19,6 +19,7 @@ import (
 	"github.com/dmrnet/dmrnet/internal/report"
 	"github.com/dmrnet/dmrnet/internal/train"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // modelOptions choose a trained model and the data to evaluate it on.
@@ -33,8 +34,8 @@ type modelOptions struct {
 	data   string
 	views  []string
 	labels string
-	// splitSet reports whether --split was given.
-	splitSet bool
+	// flags is the command's flag set (to see whether --split was given).
+	flags *pflag.FlagSet
 }
 
 func (o *modelOptions) addFlags(cmd *cobra.Command) {
@@ -42,6 +43,14 @@ func (o *modelOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.checkpoint, "checkpoint", "", "the trained model: a run directory (final.ckpt, or checkpoint.ckpt if training has not finished) or a checkpoint file")
 	f.StringVarP(&o.config, "config", "c", "", "use the run directory this configuration trains into (its out key)")
 	f.StringArrayVar(&o.sets, "set", nil, "override a key of --config to find the run directory, e.g. --set out=runs/other (repeatable; data.root and model.inference are honoured, other keys must equal the trained values)")
+	o.addEvalFlags(cmd)
+}
+
+// addEvalFlags adds the flags that say how to evaluate a model once it is chosen: the data
+// (--split, or new data with --data / --view / --labels), --data-root and --inference.
+func (o *modelOptions) addEvalFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	o.flags = f
 	f.StringVar(&o.split, "split", "test", "split of the training data to evaluate: test, val or train")
 	f.StringVar(&o.dataRoot, "data-root", "", "directory of the data files, if it moved since training (default: $DMRNET_DATA_ROOT, else the saved data.root)")
 	f.StringVar(&o.inference, "inference", "", "inference mode instead of the trained model.inference: fused, route or ensemble (route and ensemble need auxiliary heads)")
@@ -49,6 +58,28 @@ func (o *modelOptions) addFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.views, "view", nil, "NAME=FILE: evaluate on these view files alone, CSV or NPY, rows aligned (models of feature vectors; repeatable; needs --labels)")
 	f.StringVar(&o.labels, "labels", "", "labels of the --view rows: one class name or index per line, or an NPY vector")
 }
+
+// checkEvalFlags reports a --split or --inference value that names no split or mode, and
+// --split given together with new data, before anything is loaded.
+func (o *modelOptions) checkEvalFlags() error {
+	switch o.split {
+	case "test", "train", "val":
+	default:
+		return usagef("--split=%s: not a split (want test, val or train)", o.split)
+	}
+	switch o.inference {
+	case "", "fused", "route", "ensemble":
+	default:
+		return usagef("--inference=%s: not an inference mode (want fused, route or ensemble)", o.inference)
+	}
+	if o.newData() && o.flags != nil && o.flags.Changed("split") {
+		return usagef("--split=%s: evaluates a split of the training data; --data, --view and --labels evaluate new data (give one or the other)", o.split)
+	}
+	return nil
+}
+
+// newData reports whether new data (--data, --view, --labels) replaces the training splits.
+func (o *modelOptions) newData() bool { return o.data != "" || len(o.views) > 0 || o.labels != "" }
 
 // honouredSets are the --set keys eval, sweep-missing and predict act on; every other key
 // must equal the trained value.
@@ -156,9 +187,12 @@ func (a *app) honour(o *modelOptions) error {
 	return nil
 }
 
-// openModel loads the model and its evaluator, and returns the data to evaluate: a split of
-// the training data, or the new data of --data / --view.
+// openModel loads the model that --checkpoint or --config names and its evaluator, and
+// returns the data to evaluate.
 func (a *app) openModel(o *modelOptions) (*train.Trained, *evaluate.Evaluator, *dataset.Split, error) {
+	if err := o.checkEvalFlags(); err != nil {
+		return nil, nil, nil, err
+	}
 	dir, err := a.runDir(o.checkpoint, o.config, o.sets)
 	if err != nil {
 		return nil, nil, nil, err
@@ -168,16 +202,27 @@ func (a *app) openModel(o *modelOptions) (*train.Trained, *evaluate.Evaluator, *
 			return nil, nil, nil, err
 		}
 	}
+	return a.openRun(dir, o)
+}
+
+// openRun loads the model of dir (a run directory or a checkpoint file, see
+// train.CheckpointPath) and its evaluator, and returns the data to evaluate: a split of the
+// training data, or the new data of --data / --view. With --config, the --set keys are
+// checked against the trained configuration.
+func (a *app) openRun(dir string, o *modelOptions) (*train.Trained, *evaluate.Evaluator, *dataset.Split, error) {
+	if err := o.checkEvalFlags(); err != nil {
+		return nil, nil, nil, err
+	}
 	root := o.dataRoot
 	if root == "" {
 		root = a.getenv("DMRNET_DATA_ROOT")
 	}
-	newData := o.data != "" || len(o.views) > 0 || o.labels != ""
-	if newData && o.splitSet {
-		return nil, nil, nil, usagef("--split=%s: evaluates a split of the training data; --data, --view and --labels evaluate new data (give one or the other)", o.split)
-	}
-	var tr *train.Trained
-	var split *dataset.Split
+	newData := o.newData()
+	var (
+		tr    *train.Trained
+		split *dataset.Split
+		err   error
+	)
 	if newData {
 		tr, split, err = a.openNewData(dir, root, o)
 	} else {
@@ -201,8 +246,6 @@ func (a *app) openModel(o *modelOptions) (*train.Trained, *evaluate.Evaluator, *
 			if split = tr.Data.Val; split == nil {
 				return nil, nil, nil, usagef("--split=val: the run has no validation split (it was trained with data.val_fraction 0)")
 			}
-		default:
-			return nil, nil, nil, usagef("--split=%s: not a split (want test, val or train)", o.split)
 		}
 	}
 	if !tr.Final {
@@ -215,15 +258,11 @@ func (a *app) openModel(o *modelOptions) (*train.Trained, *evaluate.Evaluator, *
 	}
 	ev.Hard = tr.State.Hard
 	ev.SupportedOnly = newData
-	switch o.inference {
-	case "":
-	case "fused", "route", "ensemble":
+	if o.inference != "" {
 		if o.inference != "fused" && !tr.Model.HasAux() {
 			return nil, nil, nil, usagef("--inference=%s: the model in %s has no auxiliary heads (train it with model.aux_heads.weight > 0, or use --inference=fused)", o.inference, dir)
 		}
 		ev.Mode = o.inference
-	default:
-		return nil, nil, nil, usagef("--inference=%s: not an inference mode (want fused, route or ensemble)", o.inference)
 	}
 	return tr, ev, split, nil
 }
@@ -312,10 +351,7 @@ columns = predicted) and, for two-class tasks, APCER, BPCER and ACER. The number
 matching row of sweep-missing.`,
 		Example: `  dmrnet eval --config configs/quickstart.yaml --missing=depth
   dmrnet eval --checkpoint runs/quickstart --present=rgb,ir --format json`,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.splitSet = cmd.Flags().Changed("split")
-			return a.runEval(o)
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runEval(o) },
 	}
 	o.addFlags(cmd)
 	f := cmd.Flags()

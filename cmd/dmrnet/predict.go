@@ -25,8 +25,10 @@ import (
 // bounded whatever the input's size.
 const predictChunk = 4096
 
-// Uncertainty measures predict can abstain on.
-var abstainMeasures = []string{"entropy", "variance", "maxprob"}
+// Uncertainty measures predict can abstain on, the best measured first (see
+// internal/uncertainty and the README: 1 - max probability separates wrong from right
+// predictions best, sigma^2 worse than chance).
+var abstainMeasures = []string{"1-maxprob", "entropy", "variance"}
 
 type predictOptions struct {
 	checkpoint, config string
@@ -90,7 +92,7 @@ Input is read and written in chunks of 4096 samples, so memory stays bounded.`,
 	f.StringVar(&o.inference, "inference", "", "inference mode instead of the trained model.inference: fused, route or ensemble")
 	f.BoolVar(&o.skipBad, "skip-bad", false, "write a record with an error field for a sample that cannot be scored, instead of stopping")
 	f.Float64Var(&o.abstainAbove, "abstain-above", 0, "mark samples whose uncertainty (--abstain-measure) is above this value: abstain true")
-	f.StringVar(&o.abstainMeasure, "abstain-measure", "entropy", "uncertainty for --abstain-above: entropy (nats), variance (sigma^2) or maxprob (1 - the largest probability)")
+	f.StringVar(&o.abstainMeasure, "abstain-measure", "1-maxprob", "uncertainty for --abstain-above: 1-maxprob (1 - the largest probability), entropy (nats) or variance (sigma^2; measured worse than chance, see dmrnet uncertainty)")
 	return cmd
 }
 
@@ -361,10 +363,10 @@ func (w *predictWriter) uncertainty(p *dmrnet.Prediction) float64 {
 	switch w.measure {
 	case "variance":
 		return p.Variance
-	case "maxprob":
-		return p.MaxProbUncertainty()
+	case "entropy":
+		return p.Entropy
 	}
-	return p.Entropy
+	return p.MaxProbUncertainty()
 }
 
 func num(v float64) string {

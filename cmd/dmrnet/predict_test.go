@@ -304,8 +304,8 @@ func TestPredictOutputs(t *testing.T) {
 		if r.Variance == nil || *r.Variance <= 0 {
 			t.Errorf("record %d: variance %v", i, r.Variance)
 		}
-		if r.Abstain == nil || *r.Abstain != (r.Entropy > 0.3) {
-			t.Errorf("record %d: abstain %v with entropy %v", i, r.Abstain, r.Entropy)
+		if r.Abstain == nil || *r.Abstain != (1-r.MaxProb > 0.3) {
+			t.Errorf("record %d: abstain %v with max prob %v", i, r.Abstain, r.MaxProb)
 		}
 	}
 	csvOut := filepath.Join(dir, "pred.csv")
