@@ -226,7 +226,7 @@ func TestPredictMatchesSweepSynthetic(t *testing.T) {
 // TestPredictMatchesSweepMfeat does the same on the real mfeat data with all 63
 // combinations, from the raw (unstandardised) feature files.
 func TestPredictMatchesSweepMfeat(t *testing.T) {
-	root := dataRoot(t)
+	root := sharedData(t)
 	if testing.Short() {
 		t.Skip("trains on mfeat")
 	}
@@ -249,8 +249,8 @@ func TestPredictMatchesSweepMfeat(t *testing.T) {
 	checkPredictMatchesSweep(t, out, args, labels, fullArgs, fullLabels, readSweep(t, filepath.Join(out, train.SweepFile)), sp.All(), raw.Names(), env)
 }
 
-// dataRoot returns ../shared/data, or skips the test without it.
-func dataRoot(t *testing.T) string {
+// sharedData returns ../shared/data (absolute), or skips the test without it.
+func sharedData(t *testing.T) string {
 	t.Helper()
 	root := os.Getenv("DMRNET_DATA_ROOT")
 	if root == "" {
@@ -588,7 +588,7 @@ func TestPredictMatchesSweepManifest(t *testing.T) {
 // benchmark's rule), one block per combination; predict's accuracy per block equals
 // sweep-missing's row.
 func TestPredictMatchesSweepAVMNIST(t *testing.T) {
-	root := dataRoot(t)
+	root := sharedData(t)
 	if testing.Short() {
 		t.Skip("trains on avmnist")
 	}

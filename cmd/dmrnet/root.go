@@ -104,7 +104,7 @@ Exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupt
 		return usageError{fmt.Errorf("%s: %w (see %s --help)", c.Name(), err, c.CommandPath())}
 	})
 	root.AddCommand(a.newTrainCmd(), a.newEvalCmd(), a.newSweepCmd(), a.newGridCmd(), a.newAggregateCmd(),
-		a.newConfigCmd(), a.newVersionCmd(), a.newCompletionCmd(), a.newSpecialistsCmd(), a.newPredictCmd(), a.newUncertaintyCmd())
+		a.newConfigCmd(), a.newVersionCmd(), a.newCompletionCmd(), a.newSpecialistsCmd(), a.newPredictCmd(), a.newUncertaintyCmd(), a.newExportCmd())
 	root.CompletionOptions.DisableDefaultCmd = true
 	// Cobra reports unknown commands and bad arguments before any RunE: those are usage errors.
 	for _, c := range root.Commands() {
