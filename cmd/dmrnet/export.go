@@ -108,13 +108,27 @@ func (a *app) runExport(o *exportOptions) error {
 	if err != nil {
 		return err
 	}
-	root := o.dataRoot
+	mo := &modelOptions{config: o.config, sets: o.sets, dataRoot: o.dataRoot}
+	if o.config != "" {
+		if err := a.honour(mo); err != nil {
+			return err
+		}
+	}
+	root := mo.dataRoot
 	if root == "" {
 		root = a.getenv("DMRNET_DATA_ROOT")
 	}
 	l, err := train.OpenModel(dir, root)
 	if err != nil {
 		return err
+	}
+	if o.config != "" {
+		if err := a.checkSets(o.sets, o.config, l.State.Config, "export"); err != nil {
+			return err
+		}
+		if mo.inference != "" && mo.inference != l.Config.Model.Inference {
+			return usagef("--set model.inference=%s: export writes the trained inference mode, %s (the metadata's inference key; choose the mode in PyTorch with dmrnet_torch.py --inference)", mo.inference, l.Config.Model.Inference)
+		}
 	}
 	if !l.Final {
 		fmt.Fprintf(a.errOut, "dmrnet: training in %s has not finished; exporting its checkpoint after epoch %d of %d\n",
