@@ -149,6 +149,10 @@ func (m *Model) Path() string { return m.loaded.Path }
 // checkpoint of a run that has not finished).
 func (m *Model) Final() bool { return m.loaded.Final }
 
+// Warnings are what loading the model found worth telling a user, e.g. that the latest
+// checkpoint of an unfinished run was damaged and the previous one is used (Path names it).
+func (m *Model) Warnings() []string { return append([]string(nil), m.loaded.Warnings...) }
+
 // Sample is one sample to score: per modality name, a row of raw numbers (for "vector"
 // inputs, before standardisation, as in the training files) or a file path (for "image",
 // "audio" and "npy" inputs). A modality that is not given is missing.

@@ -36,6 +36,8 @@ type modelOptions struct {
 	labels string
 	// flags is the command's flag set (to see whether --split was given).
 	flags *pflag.FlagSet
+	// allowDataChange evaluates on training data that differs from the recorded fingerprint.
+	allowDataChange bool
 }
 
 func (o *modelOptions) addFlags(cmd *cobra.Command) {
@@ -57,6 +59,7 @@ func (o *modelOptions) addEvalFlags(cmd *cobra.Command) {
 	f.StringVar(&o.data, "data", "", "evaluate on this labelled manifest CSV alone (models of file modalities) instead of a split of the training data")
 	f.StringArrayVar(&o.views, "view", nil, "NAME=FILE: evaluate on these view files alone, CSV or NPY, rows aligned (models of feature vectors; repeatable; needs --labels)")
 	f.StringVar(&o.labels, "labels", "", "labels of the --view rows: one class name or index per line, or an NPY vector")
+	f.BoolVar(&o.allowDataChange, "allow-data-change", false, "evaluate even if the training data files differ from those the model was trained on (size and SHA-256 recorded in the checkpoint; without it such data is refused)")
 }
 
 // checkEvalFlags reports a --split or --inference value that names no split or mode, and
@@ -226,11 +229,12 @@ func (a *app) openRun(dir string, o *modelOptions) (*train.Trained, *evaluate.Ev
 	if newData {
 		tr, split, err = a.openNewData(dir, root, o)
 	} else {
-		tr, err = train.Open(dir, root)
+		tr, err = train.OpenWith(dir, train.OpenOptions{DataRoot: root, AllowDataChange: o.allowDataChange})
 	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	a.warn(tr.Warnings)
 	if o.config != "" {
 		if err := a.checkSets(o.sets, o.config, tr.State.Config, "eval"); err != nil {
 			return nil, nil, nil, err
@@ -330,7 +334,7 @@ func (a *app) openNewData(dir, root string, o *modelOptions) (*train.Trained, *d
 		name = "views"
 	}
 	ds := &dataset.Dataset{Name: name, Modalities: l.Modalities, Classes: l.Classes, Test: split, Norms: l.State.Norms}
-	return &train.Trained{Config: l.Config, Data: ds, Model: l.Model, State: l.State, Final: l.Final, Path: l.Path}, split, nil
+	return &train.Trained{Config: l.Config, Data: ds, Model: l.Model, State: l.State, Final: l.Final, Path: l.Path, Warnings: l.Warnings}, split, nil
 }
 
 type evalOptions struct {

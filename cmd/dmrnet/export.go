@@ -122,6 +122,7 @@ func (a *app) runExport(o *exportOptions) error {
 	if err != nil {
 		return err
 	}
+	a.warn(l.Warnings)
 	if o.config != "" {
 		if err := a.checkSets(o.sets, o.config, l.State.Config, "export"); err != nil {
 			return err

@@ -174,6 +174,8 @@ func (a *app) runJob(cfgFile string, base []string, j grid.Job) error {
 	if err != nil {
 		return err
 	}
+	a.warn(t.Warnings)
+	a.reportStale(j.Dir, t.StaleRemoved)
 	if err := t.Run(a.ctx); err != nil {
 		return err
 	}

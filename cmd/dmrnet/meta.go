@@ -2,9 +2,8 @@ package main
 
 import (
 	"fmt"
-	"runtime"
-	"runtime/debug"
 
+	"github.com/dmrnet/dmrnet/internal/buildinfo"
 	"github.com/spf13/cobra"
 )
 
@@ -23,35 +22,7 @@ func (a *app) newVersionCmd() *cobra.Command {
 
 // versionString describes the build: module version, commit (marked when the tree had
 // uncommitted changes), commit time and Go version.
-func versionString() string {
-	version, commit, when, dirty := "(devel)", "unknown", "", false
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			version = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				commit = s.Value
-			case "vcs.time":
-				when = s.Value
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
-		}
-	}
-	if len(commit) > 12 {
-		commit = commit[:12]
-	}
-	if dirty {
-		commit += "+dirty"
-	}
-	s := fmt.Sprintf("dmrnet %s (commit %s", version, commit)
-	if when != "" {
-		s += ", " + when
-	}
-	return s + ", " + runtime.Version() + ")"
-}
+func versionString() string { return buildinfo.Read().String() }
 
 // newCompletionCmd replaces Cobra's default completion command with one whose help carries
 // examples like every other command's.

@@ -137,6 +137,7 @@ func (a *app) runPredict(o *predictOptions, abstain bool) error {
 	if abstain && o.abstainMeasure == "variance" && !m.HasVariance() {
 		return usagef("--abstain-measure=variance: the model in %s has no logvar head (use entropy or maxprob)", dir)
 	}
+	a.warn(m.Warnings())
 	if !m.Final() {
 		fmt.Fprintf(a.errOut, "dmrnet: training in %s has not finished; predicting with its latest checkpoint\n", dir)
 	}

@@ -129,6 +129,20 @@ Exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupt
 	return root
 }
 
+// warn writes each warning to stderr as one line, "dmrnet: warning: ...".
+func (a *app) warn(warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintf(a.errOut, "dmrnet: warning: %s\n", oneLine(w))
+	}
+}
+
+// reportStale tells which temporary files of interrupted writes were removed from dir.
+func (a *app) reportStale(dir string, removed []string) {
+	if len(removed) > 0 {
+		fmt.Fprintf(a.errOut, "dmrnet: removed %d stale temporary file(s) of an interrupted write from %s: %s\n", len(removed), dir, strings.Join(removed, ", "))
+	}
+}
+
 // getenv looks name up in the app's environment.
 func (a *app) getenv(name string) string {
 	for _, kv := range a.environ {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/dmrnet/dmrnet/internal/atomicfile"
 	"github.com/dmrnet/dmrnet/internal/combo"
 	"github.com/dmrnet/dmrnet/internal/grid"
 	"github.com/dmrnet/dmrnet/internal/report"
@@ -73,6 +74,11 @@ func (a *app) runSpecialists(o *specialistsOptions) error {
 		return usagef("--max-size=%d: out of range (want 1 to %d, the number of modalities)", o.maxSize, sp.M())
 	}
 	root := firstNonEmpty(o.out, defaultRoot("specialists", o.config))
+	stale, err := atomicfile.RemoveStale(root, func(base string) bool { return base == specialist.File })
+	if err != nil {
+		return err
+	}
+	a.reportStale(root, stale)
 	results := map[string][]specialist.SeedResult{}
 	for _, s := range sp.All() {
 		if s.Len() > o.maxSize {

@@ -27,6 +27,8 @@ type trainOptions struct {
 	format   string
 	dataRoot string
 	force    bool
+	// allowDataChange resumes on data that differs from the data the run was trained on.
+	allowDataChange bool
 }
 
 func (a *app) newTrainCmd() *cobra.Command {
@@ -42,7 +44,14 @@ epoch), hardset.json (the hard combinations and their warm-up statistics) and sw
 
 Progress goes to stderr: a progress bar with ETA on a terminal, one line per epoch
 otherwise. Ctrl-C saves a checkpoint; --resume continues it to exactly the numbers an
-uninterrupted run gives.`,
+uninterrupted run gives.
+
+The run directory keeps the last train.keep_checkpoints (default 2) training checkpoints:
+checkpoint.ckpt and the earlier checkpoint-<epoch>-<step>.ckpt; --resume falls back to the
+newest intact one when checkpoint.ckpt is damaged, and says so. provenance.json (and every
+checkpoint) records the dmrnet version and the size and SHA-256 of every data file; --resume
+refuses data that changed since unless --allow-data-change is given. Temporary files left by
+a killed write are removed when training starts.`,
 		Example: `  dmrnet train --config configs/quickstart.yaml
   dmrnet train --config configs/quickstart.yaml --set train.epochs=5 --set loss.beta=0 --out runs/nohcr
   DMRNET_TRAIN_SEED=1 dmrnet train --config configs/quickstart.yaml --out runs/seed1
@@ -58,6 +67,7 @@ uninterrupted run gives.`,
 	f.StringVar(&o.format, "format", "table", "format of the final table: table, json, csv or markdown")
 	f.BoolVar(&o.force, "force", false, "start over: delete the run files in the run directory before training")
 	f.StringVar(&o.dataRoot, "data-root", "", "directory the data files are read from (sets data.root; default: $DMRNET_DATA_ROOT, else the configuration's, ../shared/data)")
+	f.BoolVar(&o.allowDataChange, "allow-data-change", false, "with --resume: continue even if the data files differ from those the run was trained on (size and SHA-256 recorded in the checkpoint); the change is noted in provenance.json")
 	return cmd
 }
 
@@ -68,12 +78,14 @@ func (a *app) runTrain(o *trainOptions) error {
 	switch {
 	case o.resume != "" && o.config != "":
 		return usagef("--config and --resume: give one, not both (--config FILE starts a run, --resume DIR continues one)")
+	case o.allowDataChange && o.resume == "":
+		return usagef("--allow-data-change: applies with --resume only (a new run records the data it is trained on)")
 	case o.resume != "":
 		if o.out != "" && filepath.Clean(o.out) != filepath.Clean(o.resume) {
 			return usagef("--out=%s: differs from --resume %s (a resumed run stays in its directory)", o.out, o.resume)
 		}
 		sets := withDataRoot(o.sets, firstNonEmpty(o.dataRoot, a.getenv("DMRNET_DATA_ROOT")))
-		t, err = train.Resume(o.resume, sets, hooks)
+		t, err = train.ResumeWith(o.resume, sets, hooks, train.ResumeOptions{AllowDataChange: o.allowDataChange})
 	default:
 		sets := o.sets
 		if o.out != "" {
@@ -93,6 +105,8 @@ func (a *app) runTrain(o *trainOptions) error {
 		return err
 	}
 	dir := t.Config().Out
+	a.warn(t.Warnings)
+	a.reportStale(dir, t.StaleRemoved)
 	if !o.quiet {
 		n := 0
 		for _, p := range t.Model().Params() {
@@ -155,7 +169,7 @@ func (a *app) existingRun(cfg *config.Config, o *trainOptions) (done bool, err e
 		return false, train.RemoveRun(dir)
 	}
 	if st == train.Finished {
-		saved, rerr := os.ReadFile(filepath.Join(dir, train.ConfigFile))
+		saved, rerr := savedConfigYAML(filepath.Join(dir, train.ConfigFile))
 		want, yerr := cfg.YAML()
 		if rerr == nil && yerr == nil && bytes.Equal(saved, want) {
 			data, err := os.ReadFile(filepath.Join(dir, train.SweepFile))
@@ -173,6 +187,21 @@ func (a *app) existingRun(cfg *config.Config, o *trainOptions) (done bool, err e
 		}
 	}
 	return true, fmt.Errorf("%s: already holds another run (continue it with --resume %s, retrain with --force, or choose another --out)", dir, dir)
+}
+
+// savedConfigYAML reads a run's config.yaml and resolves it again, so that a run saved by a
+// dmrnet that had fewer configuration keys (their defaults then apply) compares equal to the
+// same configuration resolved now.
+func savedConfigYAML(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.FromYAML(data, path)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.YAML()
 }
 
 func firstNonEmpty(s ...string) string {

@@ -1,7 +1,9 @@
 // Package checkpoint stores training state in a self-checking file: a magic header, a format
 // version, the payload length, the gob-encoded payload and its CRC-32. Files are written
-// atomically, so a crash leaves the previous checkpoint intact, and a truncated or corrupted
-// file is reported as such instead of being half-read.
+// atomically, so a crash leaves the previous checkpoint intact, and a truncated, corrupted or
+// hostile file is reported as such (an error wrapping ErrCorrupt, one line naming the file)
+// instead of being half-read: Load never panics, and what it allocates is bounded by the
+// file's size.
 package checkpoint
 
 import (
@@ -13,6 +15,8 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"reflect"
+	"strings"
 
 	"github.com/dmrnet/dmrnet/internal/atomicfile"
 )
@@ -127,28 +131,109 @@ func Save(path string, v any) error {
 	})
 }
 
-// Load reads a checkpoint written by Save into v (a pointer).
+// Header and trailer sizes: magic (8 bytes), version (uint32), payload length (uint64);
+// CRC-32 of the payload (uint32).
+const (
+	headerSize  = 8 + 4 + 8
+	trailerSize = 4
+)
+
+// Load reads a checkpoint written by Save into v (a pointer). A file that is not a complete,
+// intact checkpoint gives an error that wraps ErrCorrupt and names path; Load never panics
+// on bad input, and what it allocates is bounded by the size of the file (see decode).
 func Load(path string, v any) error {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read checkpoint: %w", err)
 	}
-	if len(raw) < 20 || !bytes.Equal(raw[:8], magic[:]) {
-		return corruptf("%s is not a dmrnet checkpoint", path)
+	return decode(path, raw, v)
+}
+
+// hint is the advice every corrupt-checkpoint error ends with.
+const hint = "the file is damaged or was cut short; use an earlier checkpoint of the run, or retrain"
+
+// decode checks raw, the content of the checkpoint file name, and decodes its payload into v.
+//
+// Every size in the file is checked against the bytes that are really there before anything
+// is allocated from it: the header's payload length must equal the file size minus header
+// and trailer (compared without overflow, so a length near 2^64 is "truncated", not a
+// panic). gob, which decodes the payload, bounds slices and strings by the data it has read,
+// but allocates a map of the announced element count up front; so the payload is first
+// decoded into an empty struct, which walks every value without storing it and fails when a
+// map, slice or string count exceeds the bytes left. Only a payload that passes that walk is
+// decoded into v, and then every map holds at most half as many elements as the payload has
+// bytes. (The walk is skipped for types that cannot hold a map.) A panic inside gob (not
+// expected; the fuzz target FuzzLoad checks) is reported as corruption too.
+func decode(name string, raw []byte, v any) (err error) {
+	if len(raw) < headerSize {
+		if len(raw) == 0 || bytes.HasPrefix(magic[:], raw[:min(len(raw), len(magic))]) {
+			return corruptf("%s: truncated checkpoint: %d bytes, shorter than the %d-byte header (%s)", name, len(raw), headerSize, hint)
+		}
+	}
+	if len(raw) < len(magic) || !bytes.Equal(raw[:len(magic)], magic[:]) {
+		return corruptf("%s: not a dmrnet checkpoint: it does not start with %q (give a .ckpt file written by dmrnet, or its run directory)", name, magic[:])
 	}
 	if ver := binary.LittleEndian.Uint32(raw[8:12]); ver != Version {
-		return corruptf("%s has format version %d, this dmrnet reads %d", path, ver, Version)
+		return corruptf("%s: checkpoint format version %d, this dmrnet reads version %d (use the dmrnet that wrote it, or retrain)", name, ver, Version)
 	}
 	n := binary.LittleEndian.Uint64(raw[12:20])
-	if uint64(len(raw)-20) < n+4 {
-		return corruptf("%s is truncated (%d of %d bytes)", path, len(raw), n+24)
+	have := uint64(len(raw) - headerSize) // payload and trailer
+	switch {
+	case have < trailerSize || n > have-trailerSize:
+		return corruptf("%s: truncated checkpoint: the header announces %d payload bytes, the file holds %d bytes after its header (%s)", name, n, have, hint)
+	case n < have-trailerSize:
+		return corruptf("%s: corrupt checkpoint: %d bytes follow the payload's checksum (%s)", name, have-trailerSize-n, hint)
 	}
-	payload := raw[20 : 20+n]
-	if got, want := crc32.ChecksumIEEE(payload), binary.LittleEndian.Uint32(raw[20+n:]); got != want {
-		return corruptf("%s fails its checksum (damaged file)", path)
+	payload := raw[headerSize : headerSize+n]
+	if got, want := crc32.ChecksumIEEE(payload), binary.LittleEndian.Uint32(raw[headerSize+n:]); got != want {
+		return corruptf("%s: checkpoint fails its checksum (%s)", name, hint)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = corruptf("%s: corrupt checkpoint: %s: %s (%s)", name, decoderPanicked, oneLine(fmt.Sprint(r)), hint)
+		}
+	}()
+	if mayHoldMap(reflect.TypeOf(v)) {
+		if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&struct{}{}); err != nil {
+			return corruptf("%s: corrupt checkpoint: %s (%s)", name, oneLine(err.Error()), hint)
+		}
 	}
 	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(v); err != nil {
-		return corruptf("decode %s: %v", path, err)
+		return corruptf("%s: corrupt checkpoint: %s (%s)", name, oneLine(err.Error()), hint)
 	}
 	return nil
 }
+
+// mayHoldMap reports whether decoding into a value of type t can create a map: t contains a
+// map or an interface (which gob may fill with anything registered) anywhere. Only then is
+// the checking walk of decode needed; slices and strings gob bounds by itself.
+func mayHoldMap(t reflect.Type) bool { return mayHoldMapSeen(t, map[reflect.Type]bool{}) }
+
+func mayHoldMapSeen(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if t == nil {
+		return true
+	}
+	if seen[t] {
+		return false // a recursive type: its other parts are being checked
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Map, reflect.Interface:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return mayHoldMapSeen(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if mayHoldMapSeen(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// decoderPanicked marks the error of a payload on which gob panicked.
+const decoderPanicked = "the decoder panicked"
+
+// oneLine joins the lines of s, so that errors stay on one line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

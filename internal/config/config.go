@@ -304,6 +304,11 @@ type Train struct {
 	SelectBest bool `mapstructure:"select_best" yaml:"select_best"`
 	// MaxLoss aborts training when the epoch's mean loss exceeds it, or is NaN/Inf.
 	MaxLoss float64 `mapstructure:"max_loss" yaml:"max_loss"`
+	// KeepCheckpoints is how many training checkpoints the run directory keeps: the newest
+	// as checkpoint.ckpt and the KeepCheckpoints-1 before it as
+	// checkpoint-<epoch>-<step>.ckpt, which resume and eval fall back to when the newest is
+	// damaged. At least 1; the default is 2.
+	KeepCheckpoints int `mapstructure:"keep_checkpoints" yaml:"keep_checkpoints"`
 }
 
 // Default returns the configuration every file is merged onto: the benchmark settings of
@@ -350,7 +355,7 @@ func Default() Config {
 			Momentum: 0.9, WeightDecay: 1e-4},
 		Sched: Sched{Name: "constant", StepSize: 30, Gamma: 0.1},
 		Train: Train{Epochs: 20, BatchSize: 64, Device: "cpu", EvalBatchSize: 256,
-			MaxLoss: 1e4},
+			MaxLoss: 1e4, KeepCheckpoints: 2},
 	}
 }
 

@@ -395,6 +395,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 			"train.select_best=true",
 			"train.patience=3",
 			"train.max_loss=.inf",
+			"train.keep_checkpoints=5",
 			"hard.k=2",
 		}},
 	} {

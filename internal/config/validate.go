@@ -514,6 +514,7 @@ func (c *Config) validateTrain() error {
 	if err := firstError(
 		checkInt("train.eval_batch_size", t.EvalBatchSize, ">= 1", t.EvalBatchSize >= 1),
 		checkInt("train.patience", t.Patience, ">= 0 (0 disables early stopping)", t.Patience >= 0),
+		checkInt("train.keep_checkpoints", t.KeepCheckpoints, ">= 1 (the newest checkpoint is always kept)", t.KeepCheckpoints >= 1),
 	); err != nil {
 		return err
 	}

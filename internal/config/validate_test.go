@@ -153,6 +153,9 @@ func TestValidateRules(t *testing.T) {
 		{"train.select_best without validation", func(c *Config) { c.Train.SelectBest = true }, "train.select_best", "data.val_fraction"},
 		{"validation ok", func(c *Config) { c.Train.SelectBest, c.Train.Patience, c.Data.ValFraction = true, 3, 0.1 }, "", ""},
 		{"train.max_loss", func(c *Config) { c.Train.MaxLoss = 0 }, "train.max_loss", "> 0"},
+		{"train.keep_checkpoints zero", func(c *Config) { c.Train.KeepCheckpoints = 0 }, "train.keep_checkpoints", ">= 1"},
+		{"train.keep_checkpoints negative", func(c *Config) { c.Train.KeepCheckpoints = -2 }, "train.keep_checkpoints", ">= 1"},
+		{"train.keep_checkpoints one", func(c *Config) { c.Train.KeepCheckpoints = 1 }, "", ""},
 		{"train.max_loss NaN", func(c *Config) { c.Train.MaxLoss = nan }, "train.max_loss", "NaN"},
 		{"train.max_loss infinite", func(c *Config) { c.Train.MaxLoss = inf }, "", ""},
 	} {

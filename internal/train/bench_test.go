@@ -139,3 +139,22 @@ func benchLoad(b *testing.B, name string) {
 
 func BenchmarkLoadMfeat(b *testing.B)   { benchLoad(b, "mfeat") }
 func BenchmarkLoadAVMNIST(b *testing.B) { benchLoad(b, "avmnist") }
+
+// BenchmarkFingerprint times the data fingerprint that training records and resume, eval and
+// sweep-missing check (size and SHA-256 of every data file), next to reading the data.
+func BenchmarkFingerprint(b *testing.B) {
+	for _, name := range []string{"mfeat", "avmnist"} {
+		b.Run(name, func(b *testing.B) {
+			cfg := benchConfig(b, name)
+			var files int
+			for b.Loop() {
+				fp, err := Fingerprint(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				files = len(fp.Files)
+			}
+			b.ReportMetric(float64(files), "files")
+		})
+	}
+}

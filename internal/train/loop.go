@@ -82,8 +82,22 @@ type Trainer struct {
 	hooks   Hooks
 	Now     func() time.Time
 	resumed bool
-	// LoadSeconds is the time spent reading and preprocessing the data.
+	// saved is the training position of the state in the run's checkpoint.ckpt, which the
+	// next checkpoint preserves as checkpoint-<epoch>-<step>.ckpt; nil when there is none,
+	// or when it is damaged.
+	saved *position
+	// LoadSeconds is the time spent reading and preprocessing the data, fingerprint included.
 	LoadSeconds float64
+	// ResumedFrom is the checkpoint file a resumed run continues from: checkpoint.ckpt, or an
+	// earlier checkpoint when that is damaged.
+	ResumedFrom string
+	// Warnings are what the caller should tell the user: a damaged newest checkpoint that
+	// was replaced by an earlier one, data that changed since training
+	// (ResumeOptions.AllowDataChange).
+	Warnings []string
+	// StaleRemoved are the temporary files of interrupted writes that the run's start removed
+	// from the run directory.
+	StaleRemoved []string
 }
 
 // New prepares a fresh run of cfg into cfg.Out. It refuses a directory that already holds a
@@ -99,22 +113,45 @@ func New(cfg *config.Config, hooks Hooks) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
+	fp, err := t.fingerprint()
+	if err != nil {
+		return nil, err
+	}
+	t.st.Provenance = newProvenance(fp)
 	t.model.Init(rand.New(t.rng.init))
+	if t.StaleRemoved, err = RemoveStaleTemps(cfg.Out); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
+// ResumeOptions adjust ResumeWith.
+type ResumeOptions struct {
+	// AllowDataChange continues on data whose fingerprint differs from the one recorded in
+	// the checkpoint, with a warning and a note in the provenance, instead of refusing.
+	AllowDataChange bool
+}
+
 // Resume continues the run in dir. The saved configuration is used; overrides (e.g. more
-// epochs) may be given as sets, which take precedence over the saved values.
+// epochs) may be given as sets, which take precedence over the saved values. Data that
+// differs from the fingerprint the checkpoint records is refused (ErrDataChanged).
 func Resume(dir string, sets []string, hooks Hooks) (*Trainer, error) {
+	return ResumeWith(dir, sets, hooks, ResumeOptions{})
+}
+
+// ResumeWith is Resume with options. When the run's checkpoint.ckpt is damaged, it continues
+// from the newest intact earlier checkpoint (ResumedFrom, Warnings).
+func ResumeWith(dir string, sets []string, hooks Hooks, o ResumeOptions) (*Trainer, error) {
 	path := filepath.Join(dir, CheckpointFile)
-	var st State
-	if err := checkpoint.Load(path, &st); err != nil {
+	stp, used, warning, err := loadState(path)
+	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %w to resume (start a run with dmrnet train --config FILE --out %s)", dir, ErrNoCheckpoint, dir)
 		}
 		return nil, err
 	}
-	cfg, err := config.FromYAML(st.Config, path, sets...)
+	st := *stp
+	cfg, err := config.FromYAML(st.Config, used, sets...)
 	if err != nil {
 		return nil, err
 	}
@@ -122,28 +159,87 @@ func Resume(dir string, sets []string, hooks Hooks) (*Trainer, error) {
 	if err := Device(cfg.Train.Device); err != nil {
 		return nil, err
 	}
+	// the data is checked against the checkpoint's fingerprint before it is read, so that a
+	// changed file is reported as such rather than by what the change breaks
+	start := time.Now()
+	fp, err := Fingerprint(cfg)
+	if err != nil {
+		return nil, err
+	}
+	prov, dataWarning, err := resumedProvenance(st.Provenance, fp, cfg.Data.Root, used, st.Epoch, st.Step, o.AllowDataChange)
+	if err != nil {
+		return nil, err
+	}
+	fpSeconds := time.Since(start).Seconds()
 	t, err := loadTrainer(cfg, st.Norms, hooks)
 	if err != nil {
 		return nil, err
 	}
+	t.LoadSeconds += fpSeconds
+	st.Provenance = prov
+	for _, w := range []string{warning, dataWarning} {
+		if w != "" {
+			t.Warnings = append(t.Warnings, w)
+		}
+	}
 	if st.Perm != nil && len(st.Perm) != t.data.Train.Len() {
-		return nil, fmt.Errorf("%s: the checkpoint's epoch order has %d samples, the training split %d", path, len(st.Perm), t.data.Train.Len())
+		return nil, fmt.Errorf("%s: the checkpoint's epoch order has %d samples, the training split %d", used, len(st.Perm), t.data.Train.Len())
 	}
 	if err := restoreModel(&st, t.model); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", used, err)
 	}
 	if err := restoreOptimizer(&st, t.opt); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", used, err)
 	}
 	if err := t.rng.unmarshal(st.RNG); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", used, err)
 	}
 	if st.Done && st.Epoch < cfg.Train.Epochs && (cfg.Train.Patience == 0 || st.Stale < cfg.Train.Patience) {
 		st.Done = false // more epochs were asked for
 	}
 	t.st = st
 	t.resumed = true
+	t.ResumedFrom = used
+	if used == path {
+		t.saved = &position{st.Epoch, st.Step}
+	}
+	if t.StaleRemoved, err = RemoveStaleTemps(dir); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+// fingerprint computes the fingerprint of the trainer's data, timed into LoadSeconds.
+func (t *Trainer) fingerprint() (*DataFingerprint, error) {
+	start := time.Now()
+	fp, err := Fingerprint(t.cfg)
+	t.LoadSeconds += time.Since(start).Seconds()
+	return fp, err
+}
+
+// resumedProvenance checks the data's fingerprint fp (read from root) against the provenance
+// recorded in the checkpoint file (nil in older checkpoints: nothing to check), and returns
+// the provenance the resumed run records: this build and fp, with notes of what differed
+// from earlier sessions, and a warning when changed data is allowed.
+func resumedProvenance(old *Provenance, fp *DataFingerprint, root, file string, epoch, step int, allow bool) (*Provenance, string, error) {
+	p := newProvenance(fp)
+	if old == nil {
+		return p, "", nil
+	}
+	p.Notes = append(p.Notes, old.Notes...)
+	if old.Dmrnet != p.Dmrnet {
+		p.Notes = append(p.Notes, fmt.Sprintf("the epochs before epoch %d, step %d were trained by %s", epoch+1, step, old.Dmrnet))
+	}
+	err := checkData(old.Data, fp, root, file)
+	if err == nil {
+		return p, "", nil
+	}
+	var dc *DataChangedError
+	if !allow || !errors.As(err, &dc) {
+		return nil, "", err
+	}
+	p.Notes = append(p.Notes, fmt.Sprintf("resumed after epoch %d, step %d, on changed data (--allow-data-change): %s", epoch, step, dc.summary()))
+	return p, "continuing on changed data (--allow-data-change): " + dc.summary(), nil
 }
 
 // loadTrainer reads the data (applying stored norms, if any) and builds a trainer.
@@ -271,6 +367,9 @@ func (t *Trainer) Run(ctx context.Context) error {
 		return fmt.Errorf("create run directory: %w", err)
 	}
 	if err := atomicfile.WriteFile(filepath.Join(t.dir, ConfigFile), t.cfgYAML, 0o644); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(t.dir, ProvenanceFile), t.st.Provenance); err != nil {
 		return err
 	}
 	if t.resumed {
@@ -577,6 +676,9 @@ type SoftStat struct {
 	Weight    float64 `json:"weight"`
 }
 
+// save writes the training state as the run file name. The training checkpoint
+// (checkpoint.ckpt) rotates: the one it replaces is kept as checkpoint-<epoch>-<step>.ckpt,
+// and only the newest train.keep_checkpoints - 1 of those stay.
 func (t *Trainer) save(name string) error {
 	t.st.Config = t.cfgYAML
 	t.st.Norms = t.data.Norms
@@ -584,7 +686,43 @@ func (t *Trainer) save(name string) error {
 	if err := capture(&t.st, t.model, t.opt, t.rng); err != nil {
 		return err
 	}
-	return checkpoint.Save(filepath.Join(t.dir, name), &t.st)
+	if name != CheckpointFile {
+		return checkpoint.Save(filepath.Join(t.dir, name), &t.st)
+	}
+	keep := t.cfg.Train.KeepCheckpoints
+	path := filepath.Join(t.dir, CheckpointFile)
+	if keep > 1 && t.saved != nil {
+		if err := atomicfile.Preserve(path, filepath.Join(t.dir, rotatedName(t.saved.epoch, t.saved.step))); err != nil {
+			return err
+		}
+	}
+	if err := checkpoint.Save(path, &t.st); err != nil {
+		return err
+	}
+	now := position{t.st.Epoch, t.st.Step}
+	t.saved = &now
+	return pruneRotated(t.dir, now, keep-1)
+}
+
+// pruneRotated keeps the newest n earlier checkpoints of dir that are not after now, the
+// position of checkpoint.ckpt, and removes the others: older ones beyond n, and any after
+// now, which belong to training that a resume from an earlier checkpoint abandoned.
+func pruneRotated(dir string, now position, n int) error {
+	files, err := rotatedFiles(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	kept := 0
+	for _, f := range files {
+		if !now.before(f.pos) && kept < n {
+			kept++
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, f.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove an old checkpoint: %w", err)
+		}
+	}
+	return nil
 }
 
 // finish writes final.ckpt: the best validation state when train.select_best is set, the last

@@ -5,13 +5,17 @@
 //
 // A run directory holds:
 //
-//	config.yaml      the resolved configuration
-//	checkpoint.ckpt  the latest training state (for --resume)
-//	best.ckpt        the state at the best validation score (with validation)
-//	final.ckpt       the model that training produced (what eval and sweep-missing use)
-//	metrics.jsonl    one JSON line per epoch
-//	hardset.json     the hard set and every combination's warm-up statistics
-//	sweep.json       every combination's test metrics of the final model
+//	config.yaml                    the resolved configuration
+//	provenance.json                the dmrnet build and the data fingerprint (see Provenance)
+//	checkpoint.ckpt                the latest training state (for --resume)
+//	checkpoint-<epoch>-<step>.ckpt earlier training states (train.keep_checkpoints - 1 of
+//	                               them), the fallback when checkpoint.ckpt is damaged
+//	best.ckpt                      the state at the best validation score (with validation)
+//	final.ckpt                     the model that training produced (what eval and
+//	                               sweep-missing use)
+//	metrics.jsonl                  one JSON line per epoch
+//	hardset.json                   the hard set and every combination's warm-up statistics
+//	sweep.json                     every combination's test metrics of the final model
 package train
 
 import (
@@ -85,25 +89,11 @@ func readData(cfg *config.Config) (*dataset.Dataset, []dataset.StandardizeSpec, 
 	d := cfg.Data
 	switch d.Kind {
 	case "synthetic":
-		s := d.Synthetic
-		spec := dataset.SyntheticSpec{Seed: uint64(s.Seed), Classes: s.Classes, ClassNames: s.ClassNames, Train: s.Train, Test: s.Test}
-		for _, m := range s.Modalities {
-			spec.Modalities = append(spec.Modalities, dataset.SyntheticModality{Name: m.Name, Dim: m.Dim, Signal: m.Signal})
-		}
-		ds, err := dataset.Synthetic(spec)
+		ds, err := dataset.Synthetic(syntheticSpec(cfg))
 		return ds, nil, err
 	case "table":
-		t := d.Table
-		spec := dataset.TableSpec{Name: tableName(cfg), Labels: dataPath(cfg, t.Labels), ClassNames: t.ClassNames,
-			SplitFile: dataPath(cfg, t.SplitFile), TestFraction: t.TestFraction, SplitSeed: uint64(t.SplitSeed), Standardize: t.Standardize}
-		files := []string{spec.Labels}
-		if spec.SplitFile != "" {
-			files = append(files, spec.SplitFile)
-		}
-		for _, v := range t.Views {
-			spec.Views = append(spec.Views, dataset.TableView{Name: v.Name, Path: dataPath(cfg, v.File), Format: v.Format})
-			files = append(files, dataPath(cfg, v.File))
-		}
+		spec := tableSpec(cfg)
+		files := tableFiles(spec)
 		return cachedLoad(cfg, "table", spec, func() ([]string, error) { return files, nil }, func() (*dataset.Dataset, []dataset.StandardizeSpec, error) { return dataset.LoadTable(spec) })
 	case "avmnist":
 		a := d.AVMNIST
@@ -118,6 +108,39 @@ func readData(cfg *config.Config) (*dataset.Dataset, []dataset.StandardizeSpec, 
 		return cachedLoad(cfg, "manifest", spec, files, func() (*dataset.Dataset, []dataset.StandardizeSpec, error) { return dataset.LoadManifest(spec) })
 	}
 	return nil, nil, &config.Error{Key: "data.kind", Msg: fmt.Sprintf("data.kind: %q is not supported (want synthetic, table, avmnist or manifest)", d.Kind)}
+}
+
+// syntheticSpec is the generator settings of data.synthetic.
+func syntheticSpec(cfg *config.Config) dataset.SyntheticSpec {
+	s := cfg.Data.Synthetic
+	spec := dataset.SyntheticSpec{Seed: uint64(s.Seed), Classes: s.Classes, ClassNames: s.ClassNames, Train: s.Train, Test: s.Test}
+	for _, m := range s.Modalities {
+		spec.Modalities = append(spec.Modalities, dataset.SyntheticModality{Name: m.Name, Dim: m.Dim, Signal: m.Signal})
+	}
+	return spec
+}
+
+// tableSpec is the table loader's view of data.table.
+func tableSpec(cfg *config.Config) dataset.TableSpec {
+	t := cfg.Data.Table
+	spec := dataset.TableSpec{Name: tableName(cfg), Labels: dataPath(cfg, t.Labels), ClassNames: t.ClassNames,
+		SplitFile: dataPath(cfg, t.SplitFile), TestFraction: t.TestFraction, SplitSeed: uint64(t.SplitSeed), Standardize: t.Standardize}
+	for _, v := range t.Views {
+		spec.Views = append(spec.Views, dataset.TableView{Name: v.Name, Path: dataPath(cfg, v.File), Format: v.Format})
+	}
+	return spec
+}
+
+// tableFiles lists the files a table data set is read from: labels, split file, views.
+func tableFiles(spec dataset.TableSpec) []string {
+	files := []string{spec.Labels}
+	if spec.SplitFile != "" {
+		files = append(files, spec.SplitFile)
+	}
+	for _, v := range spec.Views {
+		files = append(files, v.Path)
+	}
+	return files
 }
 
 // cachedLoad builds the data set, through the on-disk cache when data.cache_dir is set; the

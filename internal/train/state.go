@@ -6,6 +6,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/dmrnet/dmrnet/internal/atomicfile"
 
 	"github.com/dmrnet/dmrnet/internal/checkpoint"
 	"github.com/dmrnet/dmrnet/internal/combo"
@@ -58,6 +63,9 @@ type State struct {
 	// they were recorded leave them empty.
 	Modalities []dataset.Modality
 	Classes    []string
+	// Provenance is the dmrnet build and the fingerprint of the data that trained the
+	// state; nil in checkpoints written before it was recorded.
+	Provenance *Provenance
 }
 
 // EpochAcc sums the current epoch's per-sample training statistics.
@@ -172,7 +180,11 @@ type Trained struct {
 	State  *State
 	// Final is false when training has not finished and the latest checkpoint is used.
 	Final bool
-	Path  string
+	// Path is the checkpoint file the model was read from.
+	Path string
+	// Warnings are what the caller should tell the user: that the newest checkpoint was
+	// damaged and an earlier one is used, or that the data changed since training.
+	Warnings []string
 }
 
 // Loaded is a trained model without its data: what prediction and export need.
@@ -188,6 +200,9 @@ type Loaded struct {
 	Final bool
 	// Path is the checkpoint file and Dir the run directory.
 	Path, Dir string
+	// Warnings are what the caller should tell the user: that the newest checkpoint was
+	// damaged and an earlier one is used.
+	Warnings []string
 }
 
 // CheckpointPath resolves what a user names as a model: a run directory (its final.ckpt when
@@ -213,17 +228,122 @@ func CheckpointPath(path string) (file, dir string, final bool, err error) {
 	return "", "", false, fmt.Errorf("%s: %w (train first, or point --checkpoint at a run directory)", path, ErrNoCheckpoint)
 }
 
+// rotatedPrefix and rotatedExt frame the names of the earlier training checkpoints a run
+// directory keeps: checkpoint-<epoch>-<step>.ckpt, the state after <epoch> completed epochs
+// and <step> batches of the next.
+const (
+	rotatedPrefix = "checkpoint-"
+	rotatedExt    = ".ckpt"
+)
+
+// rotatedName is the file name of the earlier checkpoint at a training position.
+func rotatedName(epoch, step int) string {
+	return fmt.Sprintf("%s%d-%d%s", rotatedPrefix, epoch, step, rotatedExt)
+}
+
+// parseRotated reads the training position from an earlier checkpoint's file name.
+func parseRotated(name string) (epoch, step int, ok bool) {
+	rest, found := strings.CutPrefix(name, rotatedPrefix)
+	if !found {
+		return 0, 0, false
+	}
+	rest, found = strings.CutSuffix(rest, rotatedExt)
+	if !found {
+		return 0, 0, false
+	}
+	e, st, found := strings.Cut(rest, "-")
+	if !found {
+		return 0, 0, false
+	}
+	epoch, err1 := strconv.Atoi(e)
+	step, err2 := strconv.Atoi(st)
+	if err1 != nil || err2 != nil || epoch < 0 || step < 0 || rotatedName(epoch, step) != name {
+		return 0, 0, false
+	}
+	return epoch, step, true
+}
+
+// position is a point of training: completed epochs, and batches of the next epoch.
+type position struct{ epoch, step int }
+
+func (p position) before(q position) bool {
+	return p.epoch < q.epoch || (p.epoch == q.epoch && p.step < q.step)
+}
+
+// rotatedFile is an earlier checkpoint of a run directory.
+type rotatedFile struct {
+	name string
+	pos  position
+}
+
+// rotatedFiles lists the earlier checkpoints in dir, newest first.
+func rotatedFiles(dir string) ([]rotatedFile, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []rotatedFile
+	for _, e := range ents {
+		if epoch, step, ok := parseRotated(e.Name()); ok && e.Type().IsRegular() {
+			out = append(out, rotatedFile{e.Name(), position{epoch, step}})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[j].pos.before(out[i].pos) })
+	return out, nil
+}
+
+// loadState reads the state in file. When file is a run's checkpoint.ckpt and is damaged
+// (checkpoint.ErrCorrupt), the run's earlier checkpoints are tried, newest first; the
+// returned used is the file read, and the warning says what happened. The error is that of
+// file when no earlier checkpoint is intact either.
+func loadState(file string) (st *State, used, warning string, err error) {
+	st = &State{}
+	err = checkpoint.Load(file, st)
+	if err == nil || !errors.Is(err, checkpoint.ErrCorrupt) || filepath.Base(file) != CheckpointFile {
+		return st, file, "", err
+	}
+	dir := filepath.Dir(file)
+	earlier, lerr := rotatedFiles(dir)
+	if lerr != nil {
+		return nil, "", "", err
+	}
+	var skipped []string
+	for _, r := range earlier {
+		p := filepath.Join(dir, r.name)
+		prev := &State{}
+		perr := checkpoint.Load(p, prev)
+		if perr == nil {
+			note := ""
+			if len(skipped) > 0 {
+				note = fmt.Sprintf(" (also damaged: %s)", strings.Join(skipped, ", "))
+			}
+			return prev, p, fmt.Sprintf("%s is damaged, using the previous checkpoint %s (epoch %d, step %d)%s: %s",
+				file, p, prev.Epoch, prev.Step, note, oneLine(err.Error())), nil
+		}
+		skipped = append(skipped, r.name)
+	}
+	if len(skipped) > 0 {
+		return nil, "", "", fmt.Errorf("%w; the earlier checkpoints %s are damaged too (retrain the run with --force)", err, strings.Join(skipped, ", "))
+	}
+	return nil, "", "", err
+}
+
+// oneLine joins the lines of s.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 // OpenModel loads the model that path names (see CheckpointPath) without reading its
 // training data: the checkpoint records the inputs' shapes, the class names and the
 // standardisation. For a checkpoint written before those were recorded the data is read once
-// to recover them (from dataRoot when not empty, else the saved data.root).
+// to recover them (from dataRoot when not empty, else the saved data.root). A damaged
+// checkpoint.ckpt of an unfinished run falls back to the run's previous checkpoint (see
+// Loaded.Warnings).
 func OpenModel(path, dataRoot string) (*Loaded, error) {
 	file, dir, final, err := CheckpointPath(path)
 	if err != nil {
 		return nil, err
 	}
-	var st State
-	if err := checkpoint.Load(file, &st); err != nil {
+	st, file, warning, err := loadState(file)
+	if err != nil {
 		return nil, err
 	}
 	cfg, err := config.FromYAML(st.Config, file)
@@ -245,31 +365,70 @@ func OpenModel(path, dataRoot string) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := restoreModel(&st, m); err != nil {
+	if err := restoreModel(st, m); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	return &Loaded{Config: cfg, Model: m, State: &st, Modalities: mods, Classes: classes, Final: final, Path: file, Dir: dir}, nil
+	l := &Loaded{Config: cfg, Model: m, State: st, Modalities: mods, Classes: classes, Final: final, Path: file, Dir: dir}
+	if warning != "" {
+		l.Warnings = append(l.Warnings, warning)
+	}
+	return l, nil
+}
+
+// OpenOptions adjust OpenWith.
+type OpenOptions struct {
+	// DataRoot, when not empty, replaces the saved data.root (for data that has moved).
+	DataRoot string
+	// AllowDataChange evaluates on data whose fingerprint differs from the one recorded in
+	// the checkpoint, with a warning, instead of refusing.
+	AllowDataChange bool
 }
 
 // Open loads the model of a run directory (or checkpoint file, see CheckpointPath) together
 // with its data set. The configuration and data standardisation saved in the checkpoint
 // rebuild the data set and the model, so evaluation sees exactly what training saw.
-// dataRoot, when not empty, replaces the saved data.root (for data that has moved).
+// dataRoot, when not empty, replaces the saved data.root (for data that has moved). Data
+// that differs from the fingerprint the checkpoint records is refused (ErrDataChanged).
 func Open(dir, dataRoot string) (*Trained, error) {
+	return OpenWith(dir, OpenOptions{DataRoot: dataRoot})
+}
+
+// OpenWith is Open with options. A damaged checkpoint.ckpt of an unfinished run falls back
+// to the run's previous checkpoint (see Trained.Warnings).
+func OpenWith(dir string, o OpenOptions) (*Trained, error) {
 	file, _, final, err := CheckpointPath(dir)
 	if err != nil {
 		return nil, err
 	}
-	var st State
-	if err := checkpoint.Load(file, &st); err != nil {
+	st, file, warning, err := loadState(file)
+	if err != nil {
 		return nil, err
+	}
+	tr := &Trained{State: st, Final: final, Path: file}
+	if warning != "" {
+		tr.Warnings = append(tr.Warnings, warning)
 	}
 	cfg, err := config.FromYAML(st.Config, file)
 	if err != nil {
 		return nil, err
 	}
-	if dataRoot != "" {
-		cfg.Data.Root = dataRoot
+	if o.DataRoot != "" {
+		cfg.Data.Root = o.DataRoot
+	}
+	// the data is checked against the checkpoint's fingerprint before it is read, so that a
+	// changed file is reported as such rather than by what the change breaks
+	if st.Provenance != nil && st.Provenance.Data != nil {
+		fp, err := Fingerprint(cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkData(st.Provenance.Data, fp, cfg.Data.Root, file); err != nil {
+			var dc *DataChangedError
+			if !o.AllowDataChange || !errors.As(err, &dc) {
+				return nil, err
+			}
+			tr.Warnings = append(tr.Warnings, "evaluating on changed data (--allow-data-change): "+dc.summary())
+		}
 	}
 	ds, err := LoadData(cfg, st.Norms)
 	if err != nil {
@@ -279,10 +438,11 @@ func Open(dir, dataRoot string) (*Trained, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := restoreModel(&st, m); err != nil {
+	if err := restoreModel(st, m); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	return &Trained{Config: cfg, Data: ds, Model: m, State: &st, Final: final, Path: file}, nil
+	tr.Config, tr.Data, tr.Model = cfg, ds, m
+	return tr, nil
 }
 
 // RunStatus says what a run directory holds.
@@ -306,13 +466,42 @@ func Status(dir string) RunStatus {
 	return NoRun
 }
 
-// RemoveRun deletes the files a run writes into dir (and nothing else), so that the
-// directory can take a new run.
+// runFile reports whether name (a base name) is one of the files a run writes into its
+// directory: the fixed ones, and the earlier checkpoints checkpoint-<epoch>-<step>.ckpt.
+func runFile(name string) bool {
+	switch name {
+	case ConfigFile, CheckpointFile, BestFile, FinalFile, MetricsFile, HardSetFile, SweepFile, ProvenanceFile:
+		return true
+	}
+	_, _, ok := parseRotated(name)
+	return ok
+}
+
+// RemoveStaleTemps removes the temporary files of run files (".<file>.tmp-<digits>") that a
+// process killed in the middle of an atomic write left in dir, and returns their names. It is
+// called when a command that writes the run starts; no other process may be writing into dir.
+func RemoveStaleTemps(dir string) ([]string, error) {
+	return atomicfile.RemoveStale(dir, runFile)
+}
+
+// RemoveRun deletes the files a run writes into dir (and nothing else): the fixed files, the
+// earlier checkpoints and stale temporary files, so that the directory can take a new run.
 func RemoveRun(dir string) error {
-	for _, f := range []string{ConfigFile, CheckpointFile, BestFile, FinalFile, MetricsFile, HardSetFile, SweepFile} {
+	names := []string{ConfigFile, CheckpointFile, BestFile, FinalFile, MetricsFile, HardSetFile, SweepFile, ProvenanceFile}
+	earlier, err := rotatedFiles(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: remove the previous run: %w", dir, err)
+	}
+	for _, r := range earlier {
+		names = append(names, r.name)
+	}
+	for _, f := range names {
 		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove the previous run: %w", err)
 		}
+	}
+	if _, err := RemoveStaleTemps(dir); err != nil {
+		return err
 	}
 	return nil
 }

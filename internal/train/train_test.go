@@ -394,7 +394,11 @@ func TestStandardizationStoredInCheckpoint(t *testing.T) {
 		fmt.Fprintf(&shifted, "%g,%s,%s\n", v+1000, f[1], f[2])
 	}
 	os.WriteFile(path, []byte(shifted.String()), 0o644)
-	again, err := Open(cfg.Out, "")
+	// the changed file is refused unless allowed
+	if _, err := Open(cfg.Out, ""); !errors.Is(err, ErrDataChanged) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Open on changed data: %v, want ErrDataChanged naming %s", err, path)
+	}
+	again, err := OpenWith(cfg.Out, OpenOptions{AllowDataChange: true})
 	if err != nil {
 		t.Fatal(err)
 	}
