@@ -135,6 +135,9 @@ func ownAccuracy(dir, name string) (float64, error) {
 	}
 	for _, r := range sw.Combinations {
 		if r.Name == name {
+			if !r.Evaluated() {
+				return 0, fmt.Errorf("%s: no test sample has every modality of %s, so its specialist has no test accuracy (give the test split samples that have it)", filepath.Join(dir, train.SweepFile), name)
+			}
 			return r.Accuracy, nil
 		}
 	}

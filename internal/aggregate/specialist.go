@@ -111,7 +111,7 @@ func (t *Table) costLines() []string {
 func specialistText(r TableRow) string {
 	switch {
 	case r.Specialist != nil:
-		return cellText(*r.Specialist)
+		return cellText(*r.Specialist, 0)
 	case r.Summary:
 		return ""
 	}

@@ -14,11 +14,13 @@ func Metrics() []string { return []string{"accuracy", "macro_f1", "acer"} }
 
 // Cell is the summary over seeds of one metric of one group.
 type Cell struct {
-	// Mean is the mean over the group's runs.
+	// Mean is the mean over the group's runs that have a value; 0 when none has (N 0).
 	Mean float64 `json:"mean"`
-	// Std is the sample standard deviation over the runs (ddof=1), 0 for a single run.
+	// Std is the sample standard deviation over those runs (ddof=1), 0 for a single run.
 	Std float64 `json:"std"`
-	// N is the number of runs.
+	// N is the number of runs with a value. A run has no value for a combination that no
+	// sample of its test split has (n/a in its sweep), so N may be below the group's number
+	// of runs, and 0 where no run has a value (shown as "n/a").
 	N int `json:"n"`
 }
 
@@ -63,8 +65,12 @@ type Table struct {
 	Costs []GroupCost `json:"costs,omitempty"`
 }
 
-// metricValue returns the value of metric in row r of the sweep in file.
+// metricValue returns the value of metric in row r of the sweep in file: NaN when the
+// combination has no samples (see report.Row.Evaluated).
 func metricValue(r report.Row, metric, dir string) (float64, error) {
+	if !r.Evaluated() {
+		return math.NaN(), nil
+	}
 	switch metric {
 	case "macro_f1":
 		return r.MacroF1, nil
@@ -83,7 +89,10 @@ func higherIsWorse(metric string) bool { return metric == "acer" }
 // Summarize returns the table of metric ("accuracy" when empty, "macro_f1" or "acer") over
 // groups: for every combination, in the order of the sweeps, the mean and sample standard
 // deviation over each group's runs, then the "mean" and "worst" rows. All runs must have
-// evaluated the same combinations, and for "acer" every combination must have an ACER.
+// evaluated the same combinations, and for "acer" every combination with samples must have
+// an ACER. A combination without samples in a run (n/a) is left out of that run's values:
+// its cell summarises the runs that have one, and the run's mean over combinations and its
+// worst combination are taken over its combinations with samples.
 func Summarize(groups []Group, metric string) (*Table, error) {
 	if metric == "" {
 		metric = Metrics()[0]
@@ -125,20 +134,27 @@ func Summarize(groups []Group, metric string) (*Table, error) {
 				return nil, err
 			}
 			var sum float64
-			wi := -1
+			n, wi := 0, -1
 			var wv float64
 			for _, row := range run.Sweep.Combinations {
 				v, err := metricValue(row, metric, run.Dir)
 				if err != nil {
 					return nil, err
 				}
+				if math.IsNaN(v) {
+					continue
+				}
 				values[index[row.Name]] = append(values[index[row.Name]], v)
 				sum += v
+				n++
 				if wi < 0 || (higherIsWorse(metric) && v > wv) || (!higherIsWorse(metric) && v < wv) {
 					wi, wv = index[row.Name], v
 				}
 			}
-			means = append(means, sum/float64(len(run.Sweep.Combinations)))
+			if n == 0 {
+				return nil, fmt.Errorf("aggregate: run %s: no combination has test samples (every row of its %s is n/a)", run.Dir, SweepFile)
+			}
+			means = append(means, sum/float64(n))
 			worsts = append(worsts, wv)
 			worstNames = append(worstNames, t.Rows[wi].Combination)
 		}

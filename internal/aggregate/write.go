@@ -29,7 +29,9 @@ func metricName(metric string) string {
 // Write renders t to w in the given format:
 //
 //   - "table": aligned text with a column per group; cells are mean±std over seeds in percent
-//     with one decimal (a single run shows its value alone, a missing one "-"); a separator
+//     with one decimal (a single run shows its value alone; a combination without test
+//     samples shows "n/a", and a cell over fewer runs than its group has is followed by
+//     "[k/n]", k of the n runs; a note below explains both); a separator
 //     precedes the "mean" and "worst" rows; lines below give the seeds of each group and the
 //     worst combination of each seed. When a row has a specialist (see AddSpecialists), a
 //     last column "specialist" holds the specialists' cells ("-" for combinations without
@@ -67,15 +69,64 @@ func (t *Table) Write(w io.Writer, format string) error {
 	return fmt.Errorf("aggregate: unknown format %q (valid formats: %s)", format, strings.Join(Formats(), ", "))
 }
 
-// cellText formats c in percent with one decimal.
-func cellText(c Cell) string {
+// cellText formats c in percent with one decimal: "n/a" without a value, and "[k/n]" after
+// a cell over k of the runs' runs when k < runs (runs 0: unknown).
+func cellText(c Cell, runs int) string {
+	var text string
 	switch c.N {
 	case 0:
-		return "-"
+		return "n/a"
 	case 1:
-		return pct(c.Mean)
+		text = pct(c.Mean)
+	default:
+		text = pct(c.Mean) + "±" + pct(c.Std)
 	}
-	return pct(c.Mean) + "±" + pct(c.Std)
+	if c.N < runs {
+		text += fmt.Sprintf(" [%d/%d]", c.N, runs)
+	}
+	return text
+}
+
+// naLines are the notes on cells without a value ("n/a") or over fewer runs than their
+// group has ("[k/n]"); none when every cell has all its runs.
+func (t *Table) naLines() []string {
+	var none, partial []string
+	for _, r := range t.Rows {
+		if r.Summary {
+			continue
+		}
+		all, some := true, false
+		for g, c := range r.Cells {
+			if c.N > 0 {
+				some = true
+			}
+			if c.N < t.runs(g) {
+				all = false
+			}
+		}
+		switch {
+		case !some:
+			none = append(none, r.Combination)
+		case !all:
+			partial = append(partial, r.Combination)
+		}
+	}
+	var lines []string
+	if len(none) > 0 {
+		lines = append(lines, fmt.Sprintf("n/a: no test sample has every modality of %s; left out of the mean and the worst", strings.Join(none, ", ")))
+	}
+	if len(partial) > 0 {
+		lines = append(lines, fmt.Sprintf("[k/n]: %s has test samples in k of the group's n runs only; the cell is over those runs, the others leave it out of their mean and worst", strings.Join(partial, ", ")))
+	}
+	return lines
+}
+
+// runs is the number of runs of group g, 0 when unknown.
+func (t *Table) runs(g int) int {
+	if g < len(t.Seeds) {
+		return len(t.Seeds[g])
+	}
+	return 0
 }
 
 func pct(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) }
@@ -128,7 +179,11 @@ func (t *Table) cells() (header []string, rows [][]string) {
 	for _, r := range t.Rows {
 		row := []string{r.Combination}
 		for g, c := range r.Cells {
-			cell := cellText(c)
+			runs := t.runs(g)
+			if r.Summary {
+				runs = 0
+			}
+			cell := cellText(c, runs)
 			if g < len(r.Gaps) && r.Gaps[g] != nil {
 				cell += fmt.Sprintf(" (%+.1f)", 100**r.Gaps[g])
 			}
@@ -185,6 +240,9 @@ func (t *Table) writeText(w io.Writer) error {
 	if len(t.Costs) > 0 {
 		buf.WriteString("\n" + joinLines(t.costLines(), "\n"))
 	}
+	if na := t.naLines(); len(na) > 0 {
+		buf.WriteString("\n" + joinLines(na, "\n"))
+	}
 	buf.WriteString("\n" + t.seedsLine() + "\n" + t.worstLine() + "\n")
 	// Trim the padding tabwriter leaves at the end of lines.
 	var out bytes.Buffer
@@ -222,7 +280,7 @@ func (t *Table) writeMarkdown(w io.Writer) error {
 		}
 		line(r)
 	}
-	for _, l := range t.costLines() {
+	for _, l := range append(t.costLines(), t.naLines()...) {
 		b.WriteString("\n" + mdEscape(l) + "\n")
 	}
 	b.WriteString("\n" + mdEscape(t.seedsLine()) + "\n\n" + mdEscape(t.worstLine()) + "\n")

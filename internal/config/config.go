@@ -60,7 +60,9 @@ type Table struct {
 	Views []TableView `mapstructure:"views" yaml:"views"`
 	// Labels is a one-column file of class indices 0..C-1 (CSV or NPY).
 	Labels string `mapstructure:"labels" yaml:"labels"`
-	// ClassNames optionally names the classes.
+	// ClassNames optionally names the classes; labels must then be below its length, and a
+	// named class may have no row. Without it the classes are 0..C-1, every one of them must
+	// occur in Labels, and C is at most MaxClasses.
 	ClassNames []string `mapstructure:"class_names" yaml:"class_names"`
 	// SplitFile is a one-column file with 0 (train) or 1 (test) per row. Without it,
 	// TestFraction of every class goes to the test split, drawn with SplitSeed.
@@ -117,9 +119,15 @@ type Manifest struct {
 	LabelColumn string `mapstructure:"label_column" yaml:"label_column"`
 	SplitColumn string `mapstructure:"split_column" yaml:"split_column"`
 	// ClassNames fixes the classes and their order; labels in the manifest are class names
-	// (or indices into ClassNames). Empty: the sorted distinct labels.
+	// (or indices into ClassNames). Empty: the sorted distinct labels, at most MaxClasses,
+	// each on two rows or more, one of them in the training split (a label on a single row,
+	// or only in val and test, is refused as a probable typo).
 	ClassNames []string           `mapstructure:"class_names" yaml:"class_names"`
 	Modalities []ManifestModality `mapstructure:"modalities" yaml:"modalities"`
+	// AllowOutside lets the manifest's file paths lead outside the manifest's folder and
+	// data.root (with "..", or as absolute paths). By default such a path is an error, so that
+	// a manifest from elsewhere cannot make dmrnet read arbitrary files.
+	AllowOutside bool `mapstructure:"allow_outside" yaml:"allow_outside"`
 }
 
 // ManifestModality is one modality column of a manifest.

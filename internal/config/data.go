@@ -72,6 +72,9 @@ func checkClassNames(key string, names []string) error {
 	if len(names) == 1 {
 		return invalid(key, "a single class; a classifier needs at least 2")
 	}
+	if len(names) > MaxClasses {
+		return invalid(key, "%d classes; at most %d are supported", len(names), MaxClasses)
+	}
 	return nil
 }
 

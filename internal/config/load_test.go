@@ -120,6 +120,13 @@ dropout:
 				eq(t, "train.batch_size", c.Train.BatchSize, 32)
 				eq(t, "model.pme", c.Model.PME, false)
 			}},
+		{name: "manifest allow_outside defaults to false and is settable",
+			env:  []string{"DMRNET_DATA_MANIFEST_ALLOW_OUTSIDE=true"},
+			sets: []string{"data.manifest.allow_outside=false", "data.manifest.allow_outside=true"},
+			check: func(t *testing.T, c Config) {
+				eq(t, "default", Default().Data.Manifest.AllowOutside, false)
+				eq(t, "data.manifest.allow_outside", c.Data.Manifest.AllowOutside, true)
+			}},
 		{name: "later set wins", sets: []string{"train.epochs=3", "train.epochs=4"},
 			check: func(t *testing.T, c Config) { eq(t, "train.epochs", c.Train.Epochs, 4) }},
 		{name: "last env definition wins", env: []string{"DMRNET_TRAIN_EPOCHS=3", "DMRNET_TRAIN_EPOCHS=4"},

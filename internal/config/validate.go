@@ -13,6 +13,10 @@ import (
 // MaxModalities bounds the number of modalities of a data set (2^M-1 combinations).
 const MaxModalities = 20
 
+// MaxClasses bounds the number of classes of a data set; it equals dataset.MaxClasses,
+// which the data loaders enforce on labels.
+const MaxClasses = 10000
+
 // modalityName is the form of a modality name. Names are lower case because they are keys of
 // model.encoders and dropout.probs, and configuration keys are case-insensitive.
 var modalityName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
@@ -249,7 +253,7 @@ func (c *Config) validateSynthetic() error {
 	s := &c.Data.Synthetic
 	const p = "data.synthetic."
 	if err := firstError(
-		checkInt(p+"classes", s.Classes, ">= 2", s.Classes >= 2),
+		checkInt(p+"classes", s.Classes, fmt.Sprintf("in [2, %d]", MaxClasses), s.Classes >= 2 && s.Classes <= MaxClasses),
 		checkInt("data.live_class", c.Data.LiveClass, fmt.Sprintf("in [0, %d) (data.synthetic.classes = %d)", s.Classes, s.Classes),
 			c.Data.LiveClass < s.Classes),
 		checkInt(p+"train", s.Train, fmt.Sprintf(">= %d (2 per class)", 2*s.Classes), s.Train >= 2*s.Classes),

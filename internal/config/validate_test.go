@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -38,7 +39,25 @@ func TestValidateRules(t *testing.T) {
 		{"data.live_class too big", func(c *Config) { c.Data.LiveClass = 4 }, "data.live_class", "in [0, 4)"},
 		{"data.live_class last", func(c *Config) { c.Data.LiveClass = 3 }, "", ""},
 
-		{"classes", func(c *Config) { c.Data.Synthetic.Classes = 1; c.Data.Synthetic.Train = 10 }, "data.synthetic.classes", ">= 2"},
+		{"classes", func(c *Config) { c.Data.Synthetic.Classes = 1; c.Data.Synthetic.Train = 10 }, "data.synthetic.classes", "in [2, 10000]"},
+		{"classes over MaxClasses", func(c *Config) { c.Data.Synthetic.Classes = MaxClasses + 1; c.Data.Synthetic.Train = 1 << 20 }, "data.synthetic.classes", "10001 is out of range; set a value in [2, 10000]"},
+		{"classes at MaxClasses", func(c *Config) { c.Data.Synthetic.Classes = MaxClasses; c.Data.Synthetic.Train = 2 * MaxClasses }, "", ""},
+		{"table class_names over MaxClasses", func(c *Config) {
+			c.Data.Kind = "table"
+			c.Data.Table.Views = []TableView{{Name: "a", File: "a.csv"}}
+			c.Data.Table.Labels = "y.csv"
+			for i := range MaxClasses + 1 {
+				c.Data.Table.ClassNames = append(c.Data.Table.ClassNames, fmt.Sprint("c", i))
+			}
+		}, "data.table.class_names", "10001 classes; at most 10000 are supported"},
+		{"manifest class_names over MaxClasses", func(c *Config) {
+			c.Data.Kind = "manifest"
+			c.Data.Manifest.File = "m.csv"
+			c.Data.Manifest.Modalities = []ManifestModality{{Name: "a", Type: "npy", Shape: []int{2}}}
+			for i := range MaxClasses + 1 {
+				c.Data.Manifest.ClassNames = append(c.Data.Manifest.ClassNames, fmt.Sprint("c", i))
+			}
+		}, "data.manifest.class_names", "10001 classes; at most 10000 are supported"},
 		{"class_names count", func(c *Config) { c.Data.Synthetic.ClassNames = []string{"a", "b", "c"} }, "data.synthetic.class_names", "3 names for 4 classes"},
 		{"class_names duplicate", func(c *Config) { c.Data.Synthetic.ClassNames = []string{"a", "b", "a", "d"} }, "data.synthetic.class_names[2]", "unique"},
 		{"class_names empty name", func(c *Config) { c.Data.Synthetic.ClassNames = []string{"a", "", "c", "d"} }, "data.synthetic.class_names[1]", "empty"},

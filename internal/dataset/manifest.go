@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,9 +28,15 @@ type ManifestSpec struct {
 	Path                               string
 	IDColumn, LabelColumn, SplitColumn string
 	// ClassNames fixes the classes; labels are names or indices into it. Empty: the sorted
-	// distinct labels.
+	// distinct labels, of which there may be at most MaxClasses, and each of them must occur
+	// on two rows or more, one of them in the training split (a label that occurs once, or
+	// only in the val and test splits, is taken for a typo; see checkLabels).
 	ClassNames []string
 	Modalities []ManifestModality
+	// Root is the data root (data.root). A file path of the manifest must lie inside the
+	// manifest's folder or inside Root, unless AllowOutside is set (see resolvePath).
+	Root         string
+	AllowOutside bool
 }
 
 // ManifestModality is one modality column.
@@ -59,7 +66,7 @@ type manifestRow struct {
 	id    string
 	label int
 	split string
-	files []string // per modality; "" = missing
+	files []string // per modality: the resolved path, "" = missing
 }
 
 // LoadManifest reads a manifest and decodes every referenced file in parallel. Audio
@@ -70,7 +77,6 @@ func LoadManifest(spec ManifestSpec) (*Dataset, []StandardizeSpec, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	dir := filepath.Dir(spec.Path)
 	d := &Dataset{Name: strings.TrimSuffix(filepath.Base(spec.Path), filepath.Ext(spec.Path)), Classes: classes}
 	for _, m := range spec.Modalities {
 		d.Modalities = append(d.Modalities, Modality{Name: m.Name, Shape: m.shape()})
@@ -100,11 +106,11 @@ func LoadManifest(spec ManifestSpec) (*Dataset, []StandardizeSpec, error) {
 		j := jobs[k]
 		r := rows[j.row]
 		mod := spec.Modalities[j.mod]
-		path := filepath.Join(dir, r.files[j.mod])
+		path := r.files[j.mod]
 		size := d.Modalities[j.mod].Size()
 		dst := all.X[j.mod][j.row*size : (j.row+1)*size]
 		if err := decodeFile(path, mod, dst, ex, j.mod); err != nil {
-			return fmt.Errorf("%s line %d (id %s), column %s: %w", spec.Path, r.line, r.id, mod.Column, err)
+			return fmt.Errorf("%s line %d (id %s), column %s: %w", spec.Path, r.line, showText(r.id), mod.Column, err)
 		}
 		return nil
 	}, func() map[int]*audio.Extractor { return map[int]*audio.Extractor{} })
@@ -176,7 +182,11 @@ func decodeFile(path string, mod ManifestModality, dst []float32, ex map[int]*au
 			return fmt.Errorf("%s: array of shape %v (%d values), modality %q expects shape %v", path, t.Shape, len(t.Data), mod.Name, mod.Shape)
 		}
 		for i, v := range t.Data {
-			dst[i] = float32(v)
+			f := float32(v)
+			if math.IsInf(float64(f), 0) {
+				return fmt.Errorf("%s: element %d of shape %v: value %g is beyond the float32 range of ±3.4e38 (the models compute in float32: rescale the data)", path, i, t.Shape, v)
+			}
+			dst[i] = f
 		}
 	default:
 		return fmt.Errorf("unknown modality type %q", mod.Type)
@@ -184,7 +194,118 @@ func decodeFile(path string, mod ManifestModality, dst []float32, ex map[int]*au
 	return nil
 }
 
-// readManifest parses the manifest CSV and resolves labels to class indices.
+// checkLabels returns the classes of a manifest without class names: its sorted distinct
+// labels. A typo ("lvie" among "live" rows) would otherwise silently become a class
+// of its own, so a label must occur on two rows or more, at least one of them in the training
+// split, and there may be at most MaxClasses labels. Errors name the first line of the
+// offending label, suggest the closest valid label, and point to data.manifest.class_names,
+// which lifts these rules for the classes it lists.
+func checkLabels(path string, rows []manifestRow, labels []string) ([]string, error) {
+	type stat struct{ rows, train, line int }
+	stats := map[string]*stat{}
+	for i, l := range labels {
+		st := stats[l]
+		if st == nil {
+			st = &stat{line: rows[i].line}
+			stats[l] = st
+		}
+		st.rows++
+		if rows[i].split == "train" {
+			st.train++
+		}
+	}
+	classes := make([]string, 0, len(stats))
+	var valid []string
+	for l, st := range stats {
+		classes = append(classes, l)
+		if st.rows >= 2 && st.train >= 1 {
+			valid = append(valid, l)
+		}
+	}
+	sort.Strings(classes)
+	sort.Strings(valid)
+	if len(classes) > MaxClasses {
+		return nil, invalidf("%s: %d distinct labels, more than the %d classes dmrnet supports (merge classes, or fix the label column: data.manifest.label_column)", path, len(classes), MaxClasses)
+	}
+	bad := ""
+	for _, l := range classes {
+		if st := stats[l]; (st.rows < 2 || st.train == 0) && (bad == "" || st.line < stats[bad].line) {
+			bad = l
+		}
+	}
+	if bad == "" {
+		return classes, nil
+	}
+	st := stats[bad]
+	why := fmt.Sprintf("label %q occurs on this row only", bad)
+	if st.rows > 1 {
+		why = fmt.Sprintf("label %q has no training row (its %d rows are all in val or test)", bad, st.rows)
+	}
+	if s := suggestLabel(bad, valid); s != "" {
+		why += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return nil, invalidf("%s line %d: %s (without data.manifest.class_names every label is a class and needs two rows or more, one of them in train: fix the label, or list the classes in data.manifest.class_names)",
+		path, st.line, why)
+}
+
+// resolvePath resolves a file path of the manifest: a relative path against the manifest's
+// folder, an absolute one as it is. Unless AllowOutside is set the result must lie inside
+// the manifest's folder or inside Root, so that a manifest from elsewhere cannot make dmrnet
+// read files such as ../../etc/passwd. The check is lexical (after cleaning "." and ".."
+// elements); symbolic links inside the folders are followed, since whoever controls the data
+// folder chose them.
+func (spec ManifestSpec) resolvePath(p string) (string, error) {
+	dir := filepath.Dir(spec.Path)
+	resolved := p
+	if !filepath.IsAbs(p) {
+		resolved = filepath.Join(dir, p)
+	}
+	if spec.AllowOutside || within(dir, resolved) || spec.Root != "" && within(spec.Root, resolved) {
+		return resolved, nil
+	}
+	where := "the manifest's folder " + dir
+	if spec.Root != "" {
+		where += " and data.root " + spec.Root
+	}
+	return "", fmt.Errorf("path %q lies outside %s (write paths relative to the manifest, inside its folder; set data.manifest.allow_outside: true to read files elsewhere)", p, where)
+}
+
+// within reports whether path lies inside the directory dir (or is dir), lexically.
+func within(dir, path string) bool {
+	ad, err1 := filepath.Abs(dir)
+	ap, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(ad, ap)
+	return err == nil && filepath.IsLocal(rel)
+}
+
+// showText returns s for a message: as it is when it is plain text, quoted when it holds
+// control characters, quotes or surrounding blanks, so that a message stays on one line.
+func showText(s string) string {
+	if q := strconv.Quote(s); q[1:len(q)-1] == s && strings.TrimSpace(s) == s && s != "" {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+// listNames lists names for a message, each shown with showText; after 20 it says how many
+// more there are.
+func listNames(names []string) string {
+	const most = 20
+	parts := make([]string, 0, min(len(names), most))
+	for _, n := range names[:min(len(names), most)] {
+		parts = append(parts, showText(n))
+	}
+	if len(names) > most {
+		return fmt.Sprintf("%s and %d more", strings.Join(parts, ", "), len(names)-most)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// readManifest parses the manifest CSV and resolves labels to class indices and file paths
+// to paths dmrnet may open (see resolvePath).
 func readManifest(spec ManifestSpec) ([]manifestRow, []string, error) {
 	f, err := os.Open(spec.Path)
 	if err != nil {
@@ -204,7 +325,7 @@ func readManifest(spec ManifestSpec) ([]manifestRow, []string, error) {
 	need := func(name string) (int, error) {
 		i, ok := col[name]
 		if !ok {
-			return 0, invalidf("%s: no column %q in the header (columns: %s)", spec.Path, name, strings.Join(header, ", "))
+			return 0, invalidf("%s: no column %q in the header (columns: %s)", spec.Path, name, listNames(header))
 		}
 		return i, nil
 	}
@@ -234,10 +355,12 @@ func readManifest(spec ManifestSpec) ([]manifestRow, []string, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
-			return nil, nil, invalidf("%s: %v", spec.Path, err)
+			// FieldPos must not be called after a failed Read (it panics); a parse error
+			// carries its own position.
+			return nil, nil, invalidf("%s: %v", spec.Path, csvError(err))
 		}
+		line, _ := r.FieldPos(0)
 		if len(rec) != len(header) {
 			return nil, nil, invalidf("%s line %d: %d fields, the header has %d", spec.Path, line, len(rec), len(header))
 		}
@@ -255,30 +378,35 @@ func readManifest(spec ManifestSpec) ([]manifestRow, []string, error) {
 			return nil, nil, invalidf("%s line %d: split %q is not train, val or test", spec.Path, line, rec[splitCol])
 		}
 		any := false
-		for m := range spec.Modalities {
+		for m, mod := range spec.Modalities {
 			p := strings.TrimSpace(rec[modCols[m]])
+			if p != "" {
+				if p, err = spec.resolvePath(p); err != nil {
+					return nil, nil, invalidf("%s line %d (id %s), column %s: %v", spec.Path, line, showText(row.id), mod.Column, err)
+				}
+			}
 			row.files = append(row.files, p)
 			any = any || p != ""
 		}
 		if !any {
-			return nil, nil, invalidf("%s line %d (id %s): every modality is missing; a sample needs at least one", spec.Path, line, row.id)
+			return nil, nil, invalidf("%s line %d (id %s): every modality is missing; a sample needs at least one", spec.Path, line, showText(row.id))
+		}
+		label := strings.TrimSpace(rec[labelCol])
+		if label == "" {
+			return nil, nil, invalidf("%s line %d (id %s): empty label (every sample needs its class)", spec.Path, line, showText(row.id))
 		}
 		rows = append(rows, row)
-		labels = append(labels, strings.TrimSpace(rec[labelCol]))
+		labels = append(labels, label)
 	}
 	if len(rows) == 0 {
 		return nil, nil, invalidf("%s has no samples", spec.Path)
 	}
 	classes := spec.ClassNames
 	if len(classes) == 0 {
-		set := map[string]bool{}
-		for _, l := range labels {
-			set[l] = true
+		var err error
+		if classes, err = checkLabels(spec.Path, rows, labels); err != nil {
+			return nil, nil, err
 		}
-		for l := range set {
-			classes = append(classes, l)
-		}
-		sort.Strings(classes)
 	}
 	index := map[string]int{}
 	for i, c := range classes {
@@ -292,9 +420,23 @@ func readManifest(spec ManifestSpec) ([]manifestRow, []string, error) {
 			}
 		}
 		if !ok {
-			return nil, nil, invalidf("%s line %d: label %q is not one of the classes %s", spec.Path, rows[i].line, l, strings.Join(classes, ", "))
+			hint := "fix the label, or add the class to data.manifest.class_names"
+			if s := suggestLabel(l, classes); s != "" {
+				hint = fmt.Sprintf("did you mean %q? %s", s, hint)
+			}
+			return nil, nil, invalidf("%s line %d: label %q is not one of the classes %s (%s)", spec.Path, rows[i].line, l, listNames(classes), hint)
 		}
 		rows[i].label = c
 	}
 	return rows, classes, nil
+}
+
+// csvError describes an error of encoding/csv in one line: the position and the problem of a
+// parse error (a bare or unterminated quote), with a hint.
+func csvError(err error) string {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("line %d, character %d: %v (quote a field that holds commas, quotes or line breaks, and double its quotes: \"a \"\"b\"\"\")", pe.Line, pe.Column, pe.Err)
+	}
+	return err.Error()
 }

@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
-	"strconv"
 	"sync"
 
 	"github.com/dmrnet/dmrnet/internal/table"
@@ -15,7 +14,9 @@ import (
 type TableSpec struct {
 	Name  string
 	Views []TableView
-	// Labels holds one class index 0..C-1 per row.
+	// Labels holds one class index 0..C-1 per row. Without ClassNames every class 0..C-1
+	// must occur and C is at most MaxClasses; with them, labels are below len(ClassNames)
+	// and a class may have no row (see tableLabels).
 	Labels     string
 	ClassNames []string
 	// SplitFile holds 0 (train) or 1 (test) per row; without it TestFraction of every class
@@ -65,26 +66,9 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 	if labels.Cols != 1 {
 		return nil, nil, invalidf("%s: %d columns, a labels file needs one", spec.Labels, labels.Cols)
 	}
-	y := make([]int, n)
-	maxY := 0
-	for i, v := range labels.Data {
-		if v != math.Trunc(v) || v < 0 {
-			return nil, nil, invalidf("%s: row %d: label %v is not a class index (0, 1, ...)", spec.Labels, i+1, v)
-		}
-		y[i] = int(v)
-		maxY = max(maxY, y[i])
-	}
-	classes := spec.ClassNames
-	if len(classes) == 0 {
-		for c := 0; c <= maxY; c++ {
-			classes = append(classes, strconv.Itoa(c))
-		}
-	} else if maxY >= len(classes) {
-		for i, v := range y {
-			if v >= len(classes) {
-				return nil, nil, invalidf("%s: row %d: label %d out of range for %d class names", spec.Labels, i+1, v, len(classes))
-			}
-		}
+	y, classes, err := tableLabels(spec.Labels, labels.Data, spec.ClassNames)
+	if err != nil {
+		return nil, nil, err
 	}
 	d := &Dataset{Name: spec.Name, Classes: classes}
 	var x [][]float32
@@ -95,9 +79,9 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 				v.Path, m.Rows, spec.Labels, n)
 		}
 		d.Modalities = append(d.Modalities, Modality{Name: v.Name, Shape: []int{m.Cols}})
-		col := make([]float32, len(m.Data))
-		for i, f := range m.Data {
-			col[i] = float32(f)
+		col, err := toFloat32(v.Path, m)
+		if err != nil {
+			return nil, nil, err
 		}
 		x = append(x, col)
 	}

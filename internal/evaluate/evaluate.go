@@ -303,7 +303,8 @@ func (e *Evaluator) Confusion(s *dataset.Split, set combo.Set) (*metrics.Confusi
 	return conf, nil
 }
 
-// Row evaluates one combination and returns its report row.
+// Row evaluates one combination and returns its report row; when no sample of s has the
+// combination's modalities the row has N 0 and NaN (n/a) metrics.
 func (e *Evaluator) Row(s *dataset.Split, set combo.Set) (report.Row, error) {
 	conf, err := e.Confusion(s, set)
 	if err != nil {
@@ -321,7 +322,9 @@ func (e *Evaluator) Row(s *dataset.Split, set combo.Set) (report.Row, error) {
 	return r, nil
 }
 
-// Sweep evaluates every non-empty combination on split s.
+// Sweep evaluates every non-empty combination on split s. A combination that no sample of
+// s has gives a row with N 0 and n/a metrics (see report.Row.Evaluated), which the sweep's
+// mean and worst leave out; with SupportedOnly it is left out of the sweep altogether.
 func (e *Evaluator) Sweep(s *dataset.Split) (*report.Sweep, error) {
 	var rows []report.Row
 	for _, set := range e.Space.All() {

@@ -8,6 +8,7 @@ import (
 	"github.com/dmrnet/dmrnet/internal/combo"
 	"github.com/dmrnet/dmrnet/internal/dataset"
 	"github.com/dmrnet/dmrnet/internal/model"
+	"github.com/dmrnet/dmrnet/internal/report"
 	"gorgonia.org/tensor"
 )
 
@@ -124,5 +125,42 @@ func TestPredictModes(t *testing.T) {
 	// only modality b present: fused + b both favour class 0
 	if got := Predict("ensemble", 1, 1, logits, aux, 2, 0, 2); got != 0 {
 		t.Errorf("ensemble {b}: %d, want 0", got)
+	}
+}
+
+// TestCombinationWithoutSamples checks that a combination no test sample has (modality b
+// never occurs in the split) gives an n/a row, n 0, which the mean and the worst leave out,
+// and that SupportedOnly drops it instead.
+func TestCombinationWithoutSamples(t *testing.T) {
+	ev, ds := setup(t)
+	ds.Test.Avail = make([]combo.Set, ds.Test.Len())
+	for i := range ds.Test.Avail {
+		ds.Test.Avail[i] = 1 // only a
+	}
+	sw, err := ev.Sweep(ds.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a report.Row
+	for _, r := range sw.Combinations {
+		switch r.Name {
+		case "a":
+			a = r
+			if r.N != 11 || !r.Evaluated() {
+				t.Errorf("a: %+v", r)
+			}
+		default:
+			if r.N != 0 || r.Evaluated() || !math.IsNaN(r.Accuracy) || r.ACER != nil || r.APCER != nil {
+				t.Errorf("%s: %+v, want n 0 and n/a metrics", r.Name, r)
+			}
+		}
+	}
+	if sw.MeanAccuracy != a.Accuracy || sw.MeanMacroF1 != a.MacroF1 || sw.Worst.Name != "a" || sw.MeanACER == nil || *sw.MeanACER != *a.ACER {
+		t.Errorf("mean %v, macro-F1 %v, worst %+v, mean ACER %v: want those of a alone (%v)", sw.MeanAccuracy, sw.MeanMacroF1, sw.Worst, sw.MeanACER, a.Accuracy)
+	}
+	ev.SupportedOnly = true
+	sw, err = ev.Sweep(ds.Test)
+	if err != nil || len(sw.Combinations) != 1 || sw.Combinations[0].Name != "a" {
+		t.Fatalf("SupportedOnly: %v, %+v", err, sw)
 	}
 }

@@ -22,6 +22,15 @@ import (
 
 const pngMagic = "\x89PNG\r\n\x1a\n"
 
+// MaxPixels bounds the size of the images Decode accepts: width x height at most 8192 x 8192
+// pixels (67 megapixels). The size is read from the file's header before any pixel is
+// decoded, since a small file can declare a huge image (a 1 MB PNG of 20000 x 20000 pixels
+// decodes into more than 8 GB). Tensor needs about 24 bytes per pixel of an RGB image on
+// top of the decoded image (4 or 8 bytes per pixel), so an image at the limit takes about
+// 2 GB while it is converted, one image per CPU. Programs may lower or raise it before
+// decoding.
+var MaxPixels = 8192 * 8192
+
 // ReadFile decodes the PNG or JPEG file at path.
 func ReadFile(path string) (image.Image, error) {
 	f, err := os.Open(path)
@@ -33,7 +42,8 @@ func ReadFile(path string) (image.Image, error) {
 }
 
 // Decode reads a PNG or JPEG image from r, recognised by its first bytes. The name is
-// used in error messages only.
+// used in error messages only. An image of more than MaxPixels pixels is refused after its
+// header is read, before its pixels are decoded. Errors never quote the file's content.
 func Decode(r io.Reader, name string) (image.Image, error) {
 	br := bufio.NewReader(r)
 	head, err := br.Peek(12)
@@ -42,22 +52,16 @@ func Decode(r io.Reader, name string) (image.Image, error) {
 	}
 	switch {
 	case bytes.HasPrefix(head, []byte(pngMagic)):
-		img, err := png.Decode(br)
-		if err != nil {
-			return nil, fmt.Errorf("%s: corrupt or unsupported PNG file: %v", name, eofText(err))
-		}
-		return img, nil
+		return decodeBounded(br, name, "PNG", png.DecodeConfig, png.Decode)
 	case bytes.HasPrefix(head, []byte{0xff, 0xd8, 0xff}):
-		img, err := jpeg.Decode(br)
-		if err != nil {
-			return nil, fmt.Errorf("%s: corrupt or unsupported JPEG file: %v", name, eofText(err))
-		}
-		return img, nil
+		return decodeBounded(br, name, "JPEG", jpeg.DecodeConfig, jpeg.Decode)
 	}
 	if len(head) == 0 {
 		return nil, fmt.Errorf("%s: empty file, want a PNG or JPEG image", name)
 	}
-	what := "an unknown format"
+	// The message names the format, never the bytes: the file may be anything a manifest
+	// points to, and its content must not leak into logs.
+	what := ""
 	switch {
 	case bytes.HasPrefix(head, []byte("GIF8")):
 		what = "a GIF image"
@@ -68,7 +72,37 @@ func Decode(r io.Reader, name string) (image.Image, error) {
 	case len(head) >= 12 && string(head[0:4]) == "RIFF" && string(head[8:12]) == "WEBP":
 		what = "a WebP image"
 	}
-	return nil, fmt.Errorf("%s: not a PNG or JPEG image: it starts with bytes % x (%s); convert it to PNG", name, head[:min(len(head), 8)], what)
+	if what == "" {
+		return nil, fmt.Errorf("%s: not a PNG or JPEG image (its first bytes match no image format; convert it to PNG)", name)
+	}
+	return nil, fmt.Errorf("%s: not a PNG or JPEG image but %s (convert it to PNG)", name, what)
+}
+
+// decodeBounded reads the image's header with decodeConfig, checks its size against
+// MaxPixels, then decodes the whole image from the header's bytes and the rest of r.
+func decodeBounded(r io.Reader, name, format string, decodeConfig func(io.Reader) (image.Config, error), decode func(io.Reader) (image.Image, error)) (image.Image, error) {
+	var header bytes.Buffer
+	cfg, err := decodeConfig(io.TeeReader(r, &header))
+	if err != nil {
+		return nil, fmt.Errorf("%s: corrupt or unsupported %s file: %v", name, format, eofText(err))
+	}
+	if err := checkSize(cfg.Width, cfg.Height); err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	img, err := decode(io.MultiReader(&header, r))
+	if err != nil {
+		return nil, fmt.Errorf("%s: corrupt or unsupported %s file: %v", name, format, eofText(err))
+	}
+	return img, nil
+}
+
+// checkSize refuses images of more than MaxPixels pixels.
+func checkSize(w, h int) error {
+	if w < 0 || h < 0 || w > MaxPixels || h > MaxPixels || w*h > MaxPixels {
+		return fmt.Errorf("the image has %d x %d pixels, more than the %d (%.0f megapixels) dmrnet decodes (downscale it, e.g. to the model's input size)",
+			w, h, MaxPixels, float64(MaxPixels)/1e6)
+	}
+	return nil
 }
 
 // eofText makes the decoders' end-of-file errors say what they mean.

@@ -168,10 +168,12 @@ func (m *Manifest) Next(n int) ([]Record, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := m.cr.FieldPos(0)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", m.path, err)
+			// FieldPos must not be called after a failed Read (it panics); a parse error
+			// carries its own position.
+			return nil, fmt.Errorf("%s: %v", m.path, csvError(err))
 		}
+		line, _ := m.cr.FieldPos(0)
 		if len(rec) != m.header {
 			return nil, fmt.Errorf("%s line %d: %d fields, the header has %d", m.path, line, len(rec), m.header)
 		}
@@ -426,4 +428,14 @@ func ClassIndex(label string, classes []string) (int, error) {
 		return int(f), nil
 	}
 	return 0, fmt.Errorf("label %q is not one of the model's classes %s (or an index 0..%d)", label, strings.Join(classes, ", "), len(classes)-1)
+}
+
+// csvError describes an error of encoding/csv in one line: the position and the problem of a
+// parse error (a bare or unterminated quote), with a hint.
+func csvError(err error) string {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("line %d, character %d: %v (quote a field that holds commas, quotes or line breaks, and double its quotes: \"a \"\"b\"\"\")", pe.Line, pe.Column, pe.Err)
+	}
+	return err.Error()
 }

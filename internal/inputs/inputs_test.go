@@ -105,6 +105,9 @@ func TestManifest(t *testing.T) {
 		{"ragged", "id,rgb\na,x,y\n", "line 2: 3 fields, the header has 2"},
 		{"header only", "id,rgb\n", "has no samples"},
 		{"labels required", "id,rgb\na,x\n", `no "label" column`},
+		// a bare quote made FieldPos panic after the failed Read
+		{"bare quote", "id,rgb\n0\"00,x\n", `bad.csv: line 2, character 2: bare " in non-quoted-field (quote a field`},
+		{"unterminated quote", "id,rgb\na,\"x\n", `bad.csv: line 2, character 6: extraneous or missing " in quoted-field`},
 	}
 	for _, b := range bad {
 		t.Run(b.name, func(t *testing.T) {

@@ -4,9 +4,16 @@
 //
 // The JSON field names of Row, Worst and Sweep are a public contract:
 // other tools read them, so they must not change.
+//
+// A combination that no sample of the evaluated split has (a manifest where
+// one modality never occurs in the test split) has no accuracy: its Row has
+// N 0 and NaN metrics, rendered as "n/a" (JSON null, an empty CSV field),
+// and it is left out of the mean and the worst combination. See
+// Row.Evaluated.
 package report
 
 import (
+	"math"
 	"strings"
 
 	"github.com/dmrnet/dmrnet/internal/metrics"
@@ -20,9 +27,11 @@ type Row struct {
 	// Name is the combination's display name, the present modalities
 	// joined with '+', e.g. "rgb+ir".
 	Name string `json:"combination"`
-	// Accuracy is the fraction of correctly classified samples.
+	// Accuracy is the fraction of correctly classified samples; NaN (JSON
+	// null) when N is 0.
 	Accuracy float64 `json:"accuracy"`
-	// MacroF1 is the unweighted mean of the per-class F1 scores.
+	// MacroF1 is the unweighted mean of the per-class F1 scores; NaN (JSON
+	// null) when N is 0.
 	MacroF1 float64 `json:"macro_f1"`
 	// N is the number of evaluated samples.
 	N int `json:"n"`
@@ -57,8 +66,20 @@ type Worst struct {
 	Present []string `json:"present"`
 	// Name is the combination's display name.
 	Name string `json:"combination"`
-	// Accuracy is the combination's accuracy.
+	// Accuracy is the combination's accuracy; NaN (JSON null) when no
+	// combination was evaluated.
 	Accuracy float64 `json:"accuracy"`
+}
+
+// Evaluated reports whether r has metrics: false for a combination that no
+// sample of the split has, whose Accuracy and MacroF1 are NaN ("n/a").
+func (r Row) Evaluated() bool { return !math.IsNaN(r.Accuracy) }
+
+// setNA marks r as a combination without samples: NaN accuracy and
+// macro-F1, and no binary error rates or specialist gap.
+func (r *Row) setNA() {
+	r.Accuracy, r.MacroF1 = math.NaN(), math.NaN()
+	r.APCER, r.BPCER, r.ACER, r.Gap = nil, nil, nil, nil
 }
 
 // Sweep is the result of evaluating a model on a set of modality
@@ -70,14 +91,17 @@ type Sweep struct {
 	Classes []string `json:"classes,omitempty"`
 	// Combinations holds one Row per evaluated combination.
 	Combinations []Row `json:"combinations"`
-	// MeanAccuracy is the mean of the rows' accuracies.
+	// MeanAccuracy is the mean of the evaluated rows' accuracies (rows
+	// without samples are left out); NaN (JSON null) when no row is
+	// evaluated.
 	MeanAccuracy float64 `json:"mean_accuracy"`
-	// MeanMacroF1 is the mean of the rows' macro-F1 scores.
+	// MeanMacroF1 is the mean of the evaluated rows' macro-F1 scores; NaN
+	// (JSON null) when no row is evaluated.
 	MeanMacroF1 float64 `json:"mean_macro_f1"`
 	// MeanACER is the mean ACER over the rows that have one; it is nil
 	// if no row has one.
 	MeanACER *float64 `json:"mean_acer,omitempty"`
-	// Worst is the row with the lowest accuracy.
+	// Worst is the evaluated row with the lowest accuracy.
 	Worst Worst `json:"worst"`
 	// Inference is the inference mode ("fused", "route" or "ensemble"; empty means fused).
 	Inference string `json:"inference,omitempty"`
@@ -105,10 +129,13 @@ type Cost struct {
 }
 
 // NewSweep returns a Sweep over rows with the means and the worst
-// combination computed. The worst combination is the row with the
-// lowest accuracy; ties go to the first such row in row order. With no
-// rows the means are 0 and Worst is the zero value. NewSweep copies the
-// rows slice but not the rows' contents.
+// combination computed over the evaluated rows (see Row.Evaluated): rows
+// without samples are kept in Combinations but left out of the means and
+// the worst. The worst combination is the evaluated row with the lowest
+// accuracy; ties go to the first such row in row order. With no rows the
+// means are 0 and Worst is the zero value; with rows but none evaluated the
+// means and Worst.Accuracy are NaN. NewSweep copies the rows slice but not
+// the rows' contents.
 func NewSweep(modalities, classes []string, rows []Row) *Sweep {
 	s := &Sweep{
 		Modalities:   modalities,
@@ -119,20 +146,29 @@ func NewSweep(modalities, classes []string, rows []Row) *Sweep {
 		return s
 	}
 	var acc, f1, acer float64
-	nACER := 0
-	worst := 0
+	nACER, nEval := 0, 0
+	worst := -1
 	for i, r := range rows {
+		if !r.Evaluated() {
+			continue
+		}
+		nEval++
 		acc += r.Accuracy
 		f1 += r.MacroF1
 		if r.ACER != nil {
 			acer += *r.ACER
 			nACER++
 		}
-		if r.Accuracy < rows[worst].Accuracy {
+		if worst < 0 || r.Accuracy < rows[worst].Accuracy {
 			worst = i
 		}
 	}
-	n := float64(len(rows))
+	if nEval == 0 {
+		s.MeanAccuracy, s.MeanMacroF1 = math.NaN(), math.NaN()
+		s.Worst.Accuracy = math.NaN()
+		return s
+	}
+	n := float64(nEval)
 	s.MeanAccuracy = acc / n
 	s.MeanMacroF1 = f1 / n
 	if nACER > 0 {
@@ -153,7 +189,9 @@ func NewSweep(modalities, classes []string, rows []Row) *Sweep {
 // Name (present joined with '+'), Accuracy, MacroF1, N and a copy of the
 // matrix. For a two-class matrix it also fills APCER, BPCER and ACER,
 // with live the index of the bona fide class; if live is not 0 or 1
-// those fields are left nil. Hard is left false.
+// those fields are left nil. Hard is left false. An empty matrix (no
+// sample has the combination) gives N 0, NaN Accuracy and MacroF1 and
+// nil error rates: the row is not Evaluated.
 func FromConfusion(present []string, c *metrics.Confusion, live int) Row {
 	r := Row{
 		Present:  append([]string(nil), present...),
@@ -166,6 +204,10 @@ func FromConfusion(present []string, c *metrics.Confusion, live int) Row {
 	for i, row := range c.M {
 		r.Confusion[i] = append([]int(nil), row...)
 	}
+	if r.N == 0 {
+		r.setNA()
+		return r
+	}
 	if c.Classes == 2 {
 		if apcer, bpcer, acer, err := c.Binary(live); err == nil {
 			r.APCER, r.BPCER, r.ACER = &apcer, &bpcer, &acer
@@ -175,24 +217,30 @@ func FromConfusion(present []string, c *metrics.Confusion, live int) Row {
 }
 
 // AddSpecialist sets r's Specialist to the accuracy of the specialist of r's combination
-// in set, matched by name, and Gap to r's accuracy minus it. It reports whether set has
-// such a specialist; if not (or if set is nil) it clears both fields.
+// in set, matched by name, and Gap to r's accuracy minus it. It reports whether it set a
+// gap: when set has no such specialist (or is nil) it clears both fields, and a row that
+// is not Evaluated gets the specialist's accuracy but no gap.
 func (r *Row) AddSpecialist(set *specialist.Set) bool {
 	r.Specialist, r.Gap = nil, nil
 	e, ok := set.Lookup(r.Name)
 	if !ok {
 		return false
 	}
-	acc, gap := e.Accuracy, r.Accuracy-e.Accuracy
-	r.Specialist, r.Gap = &acc, &gap
+	acc := e.Accuracy
+	r.Specialist = &acc
+	if !r.Evaluated() {
+		return false
+	}
+	gap := r.Accuracy - e.Accuracy
+	r.Gap = &gap
 	return true
 }
 
 // AddSpecialists compares s with the specialists in set: it fills the Specialist and Gap
 // of every row whose combination has a specialist (see Row.AddSpecialist, which clears
 // them for the other rows) and sets Cost to the mean gap of those rows and the one with
-// the most negative gap (ties go to the first in row order). Cost is nil when no row has
-// a specialist, or when set is nil. AddSpecialists changes nothing else; the caller should
+// the most negative gap (ties go to the first in row order); rows that are not Evaluated
+// have no gap and are left out. Cost is nil when no row has a gap, or when set is nil. AddSpecialists changes nothing else; the caller should
 // check that set's modalities are s's (see specialist.Set.Check).
 func (s *Sweep) AddSpecialists(set *specialist.Set) {
 	s.Cost = nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -32,20 +33,27 @@ const hardLegend = "* combination is in the hard set"
 //     percentage points, with a sign) precede "hard", with "-" for rows
 //     without one, and the line "cost of robustness: mean gap G points over
 //     N combinations, worst NAME G" follows the table.
-//     Split and Checkpoint, when set, are printed on a line above.
+//     Split and Checkpoint, when set, are printed on a line above. A
+//     combination without samples (see Row.Evaluated) shows n 0 and "n/a"
+//     in its metric columns, and the line "n/a: no <split> sample has every
+//     modality of NAME, ...; left out of the mean and the worst" follows.
 //   - "json": s as indented JSON, with a trailing newline.
 //   - "csv": a header row "combination,present,n,accuracy,macro_f1",
 //     then ",apcer,bpcer,acer" when any row has them, then ",hard"; one
 //     record per combination, with present joined by '+' and floats in
 //     full precision; then a "mean" record and a "worst" record. The
-//     summary records leave empty the fields they have no value for.
+//     summary records leave empty the fields they have no value for, and
+//     so do the records of combinations without samples (n 0: the metric
+//     fields are empty, which pandas and R read as NaN/NA).
 //     When any row has a specialist, the columns "specialist_accuracy,gap"
 //     precede "hard" (empty for rows without one), the "mean" record's gap
 //     is Cost.MeanGap, and a "worst_gap" record follows with the present
 //     modalities and the gap of Cost.Worst.
 //   - "markdown": a GitHub-flavoured Markdown table with the columns of
 //     "table", the mean and worst rows in bold, and the cost of robustness
-//     line below.
+//     and n/a lines below.
+//
+// In "json" the metrics of a combination without samples are null.
 //
 // Percentages in "table" and "markdown" have two decimals.
 func (s *Sweep) Write(w io.Writer, format string) error {
@@ -63,7 +71,8 @@ func (s *Sweep) Write(w io.Writer, format string) error {
 }
 
 // WriteRow renders the evaluation r of a single combination to w in the
-// given format:
+// given format (a combination without samples shows "n/a" metrics, JSON
+// null):
 //
 //   - "text": the combination, n, accuracy, the specialist's accuracy and
 //     the gap in percentage points when present, macro-F1, the binary error
@@ -106,7 +115,15 @@ func (s *Sweep) layout() layout {
 	return l
 }
 
-func pct(v float64) string { return strconv.FormatFloat(100*v, 'f', 2, 64) }
+// notAvailable is the text of a metric that has no value: the combination has no samples.
+const notAvailable = "n/a"
+
+func pct(v float64) string {
+	if math.IsNaN(v) {
+		return notAvailable
+	}
+	return strconv.FormatFloat(100*v, 'f', 2, 64)
+}
 
 func pctPtr(v *float64) string {
 	if v == nil {
@@ -151,7 +168,9 @@ func (s *Sweep) textRows(l layout) (header []string, rows, summary [][]string) {
 	}
 	for _, r := range s.Combinations {
 		row := []string{r.Name, strconv.Itoa(r.N), pct(r.Accuracy), pct(r.MacroF1)}
-		if l.binary {
+		if l.binary && !r.Evaluated() {
+			row = append(row, notAvailable, notAvailable, notAvailable)
+		} else if l.binary {
 			row = append(row, pctPtr(r.APCER), pctPtr(r.BPCER), pctPtr(r.ACER))
 		}
 		if l.specialist {
@@ -167,7 +186,11 @@ func (s *Sweep) textRows(l layout) (header []string, rows, summary [][]string) {
 		rows = append(rows, row)
 	}
 	mean := []string{"mean", "", pct(s.MeanAccuracy), pct(s.MeanMacroF1)}
-	worst := []string{"worst (" + s.Worst.Name + ")", "", pct(s.Worst.Accuracy), ""}
+	worstLabel := "worst"
+	if s.Worst.Name != "" {
+		worstLabel += " (" + s.Worst.Name + ")"
+	}
+	worst := []string{worstLabel, "", pct(s.Worst.Accuracy), ""}
 	if l.binary {
 		acer := ""
 		if s.MeanACER != nil {
@@ -185,6 +208,24 @@ func (s *Sweep) textRows(l layout) (header []string, rows, summary [][]string) {
 		worst = append(worst, "")
 	}
 	return header, rows, [][]string{mean, worst}
+}
+
+// naLine is the note on the combinations without samples, or "" when there are none.
+func (s *Sweep) naLine() string {
+	var names []string
+	for _, r := range s.Combinations {
+		if !r.Evaluated() {
+			names = append(names, r.Name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	split := ""
+	if s.Split != "" {
+		split = s.Split + " "
+	}
+	return fmt.Sprintf("n/a: no %ssample has every modality of %s; left out of the mean and the worst", split, strings.Join(names, ", "))
 }
 
 func (s *Sweep) info() string {
@@ -225,6 +266,9 @@ func (s *Sweep) writeTable(w io.Writer) error {
 	}
 	if s.Cost != nil {
 		buf.WriteString("\n" + s.costLine() + "\n")
+	}
+	if na := s.naLine(); na != "" {
+		buf.WriteString("\n" + na + "\n")
 	}
 	if l.hard {
 		buf.WriteString("\n" + hardLegend + "\n")
@@ -289,6 +333,9 @@ func (s *Sweep) writeMarkdown(w io.Writer) error {
 	if s.Cost != nil {
 		b.WriteString("\n" + mdEscape(s.costLine()) + "\n")
 	}
+	if na := s.naLine(); na != "" {
+		b.WriteString("\n" + mdEscape(na) + "\n")
+	}
 	if l.hard {
 		b.WriteString("\n" + mdEscape(hardLegend) + "\n")
 	}
@@ -302,7 +349,13 @@ func mdEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `|`, `\|`, `*`, `\*`, `_`, `\_`).Replace(s)
 }
 
-func fullFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+// fullFloat formats v in full precision; NaN (a metric without a value) is empty.
+func fullFloat(v float64) string {
+	if math.IsNaN(v) {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
 
 func fullFloatPtr(v *float64) string {
 	if v == nil {
@@ -371,6 +424,17 @@ func writeRowText(w io.Writer, r Row, classes []string) error {
 		fmt.Fprintf(tw, "hard set:\tyes\n")
 	}
 	fmt.Fprintf(tw, "n:\t%d\n", r.N)
+	if !r.Evaluated() {
+		fmt.Fprintf(tw, "accuracy:\t%s (no sample has every modality of %s)\n", notAvailable, r.Name)
+		if r.Specialist != nil {
+			fmt.Fprintf(tw, "specialist:\t%s%%\n", pct(*r.Specialist))
+		}
+		fmt.Fprintf(tw, "macro-F1:\t%s\n", notAvailable)
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		return writeTrimmed(w, buf.Bytes())
+	}
 	fmt.Fprintf(tw, "accuracy:\t%s%%\n", pct(r.Accuracy))
 	if r.Specialist != nil {
 		fmt.Fprintf(tw, "specialist:\t%s%%\n", pct(*r.Specialist))

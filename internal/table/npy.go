@@ -49,19 +49,7 @@ func ReadNPY(r io.Reader, name string) (*Matrix, error) {
 		return nil, fmt.Errorf("%s: %d bytes of trailing data at byte offset %d, after the %d-byte array", name, extra, dstart+want, want)
 	}
 
-	m := &Matrix{Shape: shape, Data: make([]float64, count)}
-	switch len(shape) {
-	case 0:
-		m.Rows, m.Cols = 1, 1
-	case 1:
-		m.Rows, m.Cols = shape[0], 1
-	default:
-		m.Rows = shape[0]
-		m.Cols = 1
-		for _, d := range shape[1:] {
-			m.Cols *= d
-		}
-	}
+	m := &Matrix{Shape: shape, Data: make([]float64, count), Rows: info.rows, Cols: info.cols}
 	for i := range m.Data {
 		v := dt.at(data[i*dt.size : (i+1)*dt.size])
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -73,12 +61,14 @@ func ReadNPY(r io.Reader, name string) (*Matrix, error) {
 	return m, nil
 }
 
-// npyInfo is what an NPY file's preamble says: the header, the array's shape and dtype, its
-// number of values, and the byte offsets of the header and the data.
+// npyInfo is what an NPY file's preamble says: the header, the array's shape and dtype, the
+// matrix it gives (rows x cols, count values), and the byte offsets of the header and the
+// data.
 type npyInfo struct {
 	header         npyHeader
 	shape          []int
 	dt             dtype
+	rows, cols     int
 	count          int
 	hstart, dstart int
 }
@@ -89,8 +79,14 @@ func readNPYHeader(r io.Reader, name string) (npyInfo, error) {
 		return npyInfo{}, fmt.Errorf("%s: reading NPY data: %v", name, err)
 	}
 	if len(pre) < 8 || string(pre[:6]) != npyMagic {
-		n := min(len(pre), 6)
-		return npyInfo{}, fmt.Errorf("%s: not an NPY file: bytes 0-%d are %q, want %q", name, max(n-1, 0), pre[:n], npyMagic)
+		// Never quote the bytes: the file may be anything a manifest points to.
+		switch {
+		case len(pre) == 0:
+			return npyInfo{}, fmt.Errorf("%s: not an NPY file: the file is empty (save the array with numpy.save)", name)
+		case len(pre) >= 6 && string(pre[:6]) == npyMagic:
+			return npyInfo{}, fmt.Errorf("%s: truncated NPY header: the format version at byte offset 6 needs 2 bytes, only %d are present", name, len(pre)-6)
+		}
+		return npyInfo{}, fmt.Errorf("%s: not an NPY file: it does not start with %q (save the array with numpy.save)", name, npyMagic)
 	}
 	major, minor := pre[6], pre[7]
 	var lenSize int
@@ -143,22 +139,30 @@ func readNPYHeader(r io.Reader, name string) (npyInfo, error) {
 		return npyInfo{}, fmt.Errorf("%s: the array is stored in Fortran (column-major) order, only C order is supported; save it with np.save(path, np.ascontiguousarray(a))", name)
 	}
 	shape := h.shape
-	count := 1
-	zero := false
-	for _, d := range shape {
-		zero = zero || d == 0
+	tooLarge := func() (npyInfo, error) {
+		return npyInfo{}, fmt.Errorf("%s: shape %s of %s at byte offset %d is too large: the data would exceed %d bytes", name, shapeString(shape), h.descr, hstart, math.MaxInt)
 	}
-	if zero {
-		count = 0
-	} else {
-		for _, d := range shape {
-			if count > math.MaxInt/dt.size/d {
-				return npyInfo{}, fmt.Errorf("%s: shape %s of %s at byte offset %d is too large: the data would exceed %d bytes", name, shapeString(shape), h.descr, hstart, math.MaxInt)
+	// The matrix is shape[0] x the product of the other dimensions; both, and their
+	// product in bytes, must fit an int even when a dimension is 0.
+	rows, cols := 1, 1
+	if len(shape) > 0 {
+		rows = shape[0]
+	}
+	if len(shape) > 1 {
+		for _, d := range shape[1:] {
+			if d != 0 && cols > math.MaxInt/dt.size/d {
+				return tooLarge()
 			}
-			count *= d
+			cols *= d
 		}
 	}
-	return npyInfo{header: h, shape: shape, dt: dt, count: count, hstart: hstart, dstart: hstart + hlen}, nil
+	if rows > 0 && cols == 0 {
+		return npyInfo{}, fmt.Errorf("%s: shape %s at byte offset %d: %d rows without values (a matrix needs at least one column)", name, shapeString(shape), hstart, rows)
+	}
+	if cols > 0 && rows > math.MaxInt/dt.size/cols {
+		return tooLarge()
+	}
+	return npyInfo{header: h, shape: shape, dt: dt, rows: rows, cols: cols, count: rows * cols, hstart: hstart, dstart: hstart + hlen}, nil
 }
 
 // dtype is a decoded NPY descr.

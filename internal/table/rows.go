@@ -70,22 +70,31 @@ func OpenRows(path, format string) (*RowReader, error) {
 			f.Close()
 			return nil, fmt.Errorf("%s: the array is stored in Fortran (column-major) order, only C order is supported; save it with np.save(path, np.ascontiguousarray(a))", path)
 		}
-		r.dt = info.dt
-		switch len(info.shape) {
-		case 0:
-			r.nrows, r.cols = 1, 1
-		case 1:
-			r.nrows, r.cols = info.shape[0], 1
-		default:
-			r.nrows, r.cols = info.shape[0], 1
-			for _, d := range info.shape[1:] {
-				r.cols *= d
+		r.dt, r.nrows, r.cols = info.dt, info.rows, info.cols
+		// Check what the header declares against the file before allocating a row: a few
+		// bytes can declare rows of terabytes.
+		want := int64(info.count) * int64(info.dt.size)
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			if have := fi.Size() - int64(info.dstart); have < want {
+				f.Close()
+				return nil, fmt.Errorf("%s: truncated data: shape %s of %s needs %d bytes after byte offset %d, only %d are present",
+					path, shapeString(info.shape), info.header.descr, want, info.dstart, max(have, 0))
 			}
+		} else if rowBytes := r.cols * info.dt.size; r.nrows > 0 && rowBytes > maxStreamRow {
+			f.Close()
+			return nil, fmt.Errorf("%s: rows of %d bytes (shape %s of %s) are too large to stream from a file that is not a regular file (at most %d)",
+				path, rowBytes, shapeString(info.shape), info.header.descr, maxStreamRow)
 		}
-		r.rowB = make([]byte, r.cols*info.dt.size)
+		if r.nrows > 0 {
+			r.rowB = make([]byte, r.cols*info.dt.size)
+		}
 	}
 	return r, nil
 }
+
+// maxStreamRow bounds the row size RowReader allocates for an NPY stream whose size it
+// cannot check (a pipe rather than a regular file).
+const maxStreamRow = 1 << 28
 
 // countingReader counts the bytes read through it.
 type countingReader struct {

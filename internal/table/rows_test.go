@@ -68,7 +68,13 @@ func TestRowReader(t *testing.T) {
 		{name: "csv text", file: "a.csv", content: []byte("1,x\n"), err: "line 1, column 2: cannot parse \"x\""},
 		{name: "npy", file: "a.npy", content: makeNPY(npySpec{header: hdr("<f8", "(3, 2)"), data: f64s(1, 2, nan, nan, 5, 6)}), want: [][]float64{{1, 2}, nil, {5, 6}}},
 		{name: "npy partly nan", file: "a.npy", content: makeNPY(npySpec{header: hdr("<f8", "(2, 2)"), data: f64s(1, 2, nan, 4)}), err: "a.npy: row 2, column 1: value NaN is missing"},
-		{name: "npy truncated", file: "a.npy", content: makeNPY(npySpec{header: hdr("<f8", "(2, 2)"), data: f64s(1, 2, 3)}), err: "truncated data: row 2 of 2 is incomplete (8 of 16 bytes)"},
+		{name: "npy truncated", file: "a.npy", content: makeNPY(npySpec{header: hdr("<f8", "(2, 2)"), data: f64s(1, 2, 3)}), err: "a.npy: truncated data: shape (2, 2) of <f8 needs 32 bytes after byte offset 128, only 24 are present"},
+		// A few header bytes can declare huge rows: refused before anything is allocated
+		// (these crashed with out of memory, or streamed 10^12 empty rows).
+		{name: "npy rows without values", file: "a.npy", content: makeNPY(npySpec{header: hdr("<f8", "(1000000000000, 0)")}), err: "a.npy: shape (1000000000000, 0) at byte offset 10: 1000000000000 rows without values (a matrix needs at least one column)"},
+		{name: "npy no rows of a terabyte", file: "a.npy", content: makeNPY(npySpec{header: hdr("<f8", "(0, 1099511627776)")}), want: nil},
+		{name: "npy a row of a terabyte", file: "a.npy", content: makeNPY(npySpec{header: hdr("<f8", "(1, 1099511627776)")}), err: "a.npy: truncated data: shape (1, 1099511627776) of <f8 needs 8796093022208 bytes after byte offset 128, only 0 are present"},
+		{name: "npy columns overflow", file: "a.npy", content: makeNPY(npySpec{header: hdr("<f8", "(0, 4611686018427387904, 4611686018427387904)")}), err: "is too large: the data would exceed"},
 		{name: "npy trailing", file: "a.npy", content: makeNPY(npySpec{header: hdr("<f8", "(1, 2)"), data: f64s(1, 2, 3)}), err: "trailing data after the 1 rows"},
 		{name: "extension", file: "a.txt", content: []byte("1"), err: "unsupported file extension \".txt\""},
 	}

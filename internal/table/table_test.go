@@ -207,8 +207,8 @@ func TestReadNPYErrors(t *testing.T) {
 		input []byte
 		want  string // the whole message after "dir/x.npy: "
 	}{
-		{"empty", nil, `not an NPY file: bytes 0-0 are "", want "\x93NUMPY"`},
-		{"not npy", []byte("PK\x03\x04 zip file"), `not an NPY file: bytes 0-5 are "PK\x03\x04 z", want "\x93NUMPY"`},
+		{"empty", nil, `not an NPY file: the file is empty (save the array with numpy.save)`},
+		{"not npy", []byte("PK\x03\x04 zip file"), `not an NPY file: it does not start with "\x93NUMPY" (save the array with numpy.save)`},
 		{"bad version", []byte("\x93NUMPY\x04\x00\x10\x00"), "unsupported NPY format version 4.0 at byte offset 6; want 1.0, 2.0 or 3.0"},
 		{"short length", []byte("\x93NUMPY\x02\x00\x10\x00"), "truncated NPY header: the header length at byte offset 8 needs 4 bytes, only 2 are present"},
 		{"truncated header", makeNPY(npySpec{header: hdr("<f8", "(1,)")})[:30], "truncated NPY header: 118 bytes declared at byte offset 10, only 20 are present"},
@@ -231,6 +231,10 @@ func TestReadNPYErrors(t *testing.T) {
 		{"junk after dict", makeNPY(npySpec{raw: true, header: hdr("<f8", "(1,)") + "xyz"}), `malformed NPY header at byte offset 67: unexpected "xyz" after the header dictionary`},
 		{"overflow", makeNPY(npySpec{header: hdr("<f8", "(4294967296, 4294967296)")}),
 			"shape (4294967296, 4294967296) of <f8 at byte offset 10 is too large: the data would exceed 9223372036854775807 bytes"},
+		{"rows without values", makeNPY(npySpec{header: hdr("<f8", "(1000000000000, 0)")}),
+			"shape (1000000000000, 0) at byte offset 10: 1000000000000 rows without values (a matrix needs at least one column)"},
+		{"columns overflow with no rows", makeNPY(npySpec{header: hdr("<f8", "(0, 4611686018427387904, 4611686018427387904)")}),
+			"shape (0, 4611686018427387904, 4611686018427387904) of <f8 at byte offset 10 is too large: the data would exceed 9223372036854775807 bytes"},
 		{"truncated data", makeNPY(npySpec{header: hdr("<f8", "(3, 4)"), data: make([]byte, 80)}),
 			"truncated data: shape (3, 4) of <f8 needs 96 bytes after byte offset 128, only 80 are present"},
 		{"trailing data", makeNPY(npySpec{header: hdr("<i2", "(2,)"), data: make([]byte, 7)}), "3 bytes of trailing data at byte offset 132, after the 4-byte array"},
@@ -300,7 +304,7 @@ func TestReadFile(t *testing.T) {
 		{"other extension", func() error { _, err := ReadFile(txt); return err }, txt + `: unsupported file extension ".txt"; want .csv or .npy`},
 		{"no extension", func() error { _, err := ReadFile(filepath.Join(dir, "data")); return err }, filepath.Join(dir, "data") + ": no file extension; want .csv or .npy"},
 		{"unknown format", func() error { _, err := ReadFileAs(txt, "xlsx"); return err }, txt + `: unknown table format "xlsx"; want "csv" or "npy"`},
-		{"npy as csv", func() error { _, err := ReadFileAs(csvPath, "npy"); return err }, csvPath + `: not an NPY file: bytes 0-5 are "1,2\n3,", want "\x93NUMPY"`},
+		{"npy as csv", func() error { _, err := ReadFileAs(csvPath, "npy"); return err }, csvPath + `: not an NPY file: it does not start with "\x93NUMPY" (save the array with numpy.save)`},
 	}
 	for _, tt := range errTests {
 		if err := tt.err(); err == nil || err.Error() != tt.want {

@@ -103,7 +103,8 @@ func readData(cfg *config.Config) (*dataset.Dataset, []dataset.StandardizeSpec, 
 	case "manifest":
 		mf := d.Manifest
 		spec := dataset.ManifestSpec{Path: dataPath(cfg, mf.File), IDColumn: mf.IDColumn, LabelColumn: mf.LabelColumn,
-			SplitColumn: mf.SplitColumn, ClassNames: mf.ClassNames, Modalities: manifestModalities(cfg)}
+			SplitColumn: mf.SplitColumn, ClassNames: mf.ClassNames, Modalities: manifestModalities(cfg),
+			Root: cfg.Data.Root, AllowOutside: mf.AllowOutside}
 		files := func() ([]string, error) { return dirFiles(filepath.Dir(spec.Path)) }
 		return cachedLoad(cfg, "manifest", spec, files, func() (*dataset.Dataset, []dataset.StandardizeSpec, error) { return dataset.LoadManifest(spec) })
 	}

@@ -131,10 +131,26 @@ func Decode(r io.Reader, name string) (*Audio, error) {
 		if string(b[0:4]) == "RIFX" {
 			return nil, fmt.Errorf("%s: big-endian RIFX files are not supported: bytes 0-3 are \"RIFX\", want \"RIFF\"", name)
 		}
-		return nil, fmt.Errorf("%s: not a RIFF/WAVE file: bytes 0-3 are %q, want \"RIFF\"", name, b[0:4])
+		// Name the format, never the bytes: the file may be anything a manifest points to.
+		switch {
+		case string(b[0:4]) == "FORM":
+			return nil, fmt.Errorf("%s: not a RIFF/WAVE file but an AIFF file (convert it to a PCM WAV file)", name)
+		case string(b[0:4]) == "fLaC":
+			return nil, fmt.Errorf("%s: not a RIFF/WAVE file but a FLAC file (convert it to a PCM WAV file)", name)
+		case string(b[0:4]) == "OggS":
+			return nil, fmt.Errorf("%s: not a RIFF/WAVE file but an Ogg file (convert it to a PCM WAV file)", name)
+		case string(b[0:3]) == "ID3" || b[0] == 0xff && b[1]&0xe0 == 0xe0:
+			return nil, fmt.Errorf("%s: not a RIFF/WAVE file but an MP3 file (convert it to a PCM WAV file)", name)
+		}
+		return nil, fmt.Errorf("%s: not a RIFF/WAVE file (bytes 0-3 are not \"RIFF\"; convert it to a PCM WAV file)", name)
 	}
 	if string(b[8:12]) != "WAVE" {
-		return nil, fmt.Errorf("%s: not a RIFF/WAVE file: bytes 8-11 are %q, want \"WAVE\"", name, b[8:12])
+		// The form type of a RIFF file is a four-character code such as "AVI "; it is
+		// quoted only when it looks like one.
+		if fourCC(b[8:12]) {
+			return nil, fmt.Errorf("%s: not a RIFF/WAVE file: bytes 8-11 are %q, want \"WAVE\"", name, b[8:12])
+		}
+		return nil, fmt.Errorf("%s: not a RIFF/WAVE file: bytes 8-11 are not \"WAVE\"", name)
 	}
 
 	var (
@@ -263,4 +279,14 @@ func samples(d []byte, f *format) *Audio {
 		}
 	}
 	return a
+}
+
+// fourCC reports whether b is a four-character code: letters, digits and spaces.
+func fourCC(b []byte) bool {
+	for _, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ' ') {
+			return false
+		}
+	}
+	return true
 }

@@ -233,7 +233,8 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"empty", nil, []string{"not a RIFF/WAVE file", "0 bytes"}},
 		{"short", []byte("RIFF\x00\x00"), []string{"not a RIFF/WAVE file", "6 bytes"}},
-		{"not RIFF", append([]byte("FORM"), valid[4:]...), []string{"not a RIFF/WAVE file", `bytes 0-3 are "FORM"`}},
+		{"not RIFF", append([]byte("FORM"), valid[4:]...), []string{"not a RIFF/WAVE file but an AIFF file"}},
+		{"text", []byte("root:x:0:0:root:/root:/bin/sh\n"), []string{`not a RIFF/WAVE file (bytes 0-3 are not "RIFF"; convert it to a PCM WAV file)`}},
 		{"RIFX", append([]byte("RIFX"), valid[4:]...), []string{"RIFX", "not supported"}},
 		{"not WAVE", append(append([]byte{}, valid[:8]...), append([]byte("AVI "), valid[12:]...)...), []string{"not a RIFF/WAVE file", `bytes 8-11 are "AVI "`}},
 		{"no fmt", with(func(s *wavSpec) { s.noFmt = true }), []string{"no fmt chunk"}},
