@@ -43,7 +43,7 @@ func (o *modelOptions) addFlags(cmd *cobra.Command) {
 	f.StringVarP(&o.config, "config", "c", "", "use the run directory this configuration trains into (its out key)")
 	f.StringArrayVar(&o.sets, "set", nil, "override a key of --config to find the run directory, e.g. --set out=runs/other (repeatable; data.root and model.inference are honoured, other keys must equal the trained values)")
 	f.StringVar(&o.split, "split", "test", "split of the training data to evaluate: test, val or train")
-	f.StringVar(&o.dataRoot, "data-root", "", "directory of the data files, if it moved since training (default: $DMRNET_DATA_ROOT, else the saved data.root)")
+	f.StringVar(&o.dataRoot, "data-root", "", "directory of the data files, if it moved since training (default: the saved data.root, or $DMRNET_DATA_ROOT where that is not a directory)")
 	f.StringVar(&o.inference, "inference", "", "inference mode instead of the trained model.inference: fused, route or ensemble (route and ensemble need auxiliary heads)")
 	f.StringVar(&o.data, "data", "", "evaluate on this labelled manifest CSV alone (models of file modalities) instead of a split of the training data")
 	f.StringArrayVar(&o.views, "view", nil, "NAME=FILE: evaluate on these view files alone, CSV or NPY, rows aligned (models of feature vectors; repeatable; needs --labels)")
@@ -168,13 +168,10 @@ func (a *app) openModel(o *modelOptions) (*train.Trained, *evaluate.Evaluator, *
 			return nil, nil, nil, err
 		}
 	}
-	root := o.dataRoot
-	if root == "" {
-		root = a.getenv("DMRNET_DATA_ROOT")
-	}
+	root := a.dataRootFor(dir, o.dataRoot)
 	newData := o.data != "" || len(o.views) > 0 || o.labels != ""
 	if newData && o.splitSet {
-		return nil, nil, nil, usagef("--split=%s: evaluates a split of the training data; --data, --view and --labels evaluate new data (give one or the other)", o.split)
+		return nil, nil, nil, usagef("--split=%s: given with --data, --view or --labels (--split evaluates a split of the training data, they evaluate new data: give one or the other)", o.split)
 	}
 	var tr *train.Trained
 	var split *dataset.Split

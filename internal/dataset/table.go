@@ -63,13 +63,13 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 	labels, split := mats[0], mats[1]
 	n := labels.Rows
 	if labels.Cols != 1 {
-		return nil, nil, invalidf("%s: %d columns, a labels file needs one", spec.Labels, labels.Cols)
+		return nil, nil, invalidf("%s: %d columns, a labels file has one (give one class index per row)", spec.Labels, labels.Cols)
 	}
 	y := make([]int, n)
 	maxY := 0
 	for i, v := range labels.Data {
 		if v != math.Trunc(v) || v < 0 {
-			return nil, nil, invalidf("%s: row %d: label %v is not a class index (0, 1, ...)", spec.Labels, i+1, v)
+			return nil, nil, invalidf("%s: row %d: label %v is not a class index (use 0, 1, ...)", spec.Labels, i+1, v)
 		}
 		y[i] = int(v)
 		maxY = max(maxY, y[i])
@@ -82,7 +82,7 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 	} else if maxY >= len(classes) {
 		for i, v := range y {
 			if v >= len(classes) {
-				return nil, nil, invalidf("%s: row %d: label %d out of range for %d class names", spec.Labels, i+1, v, len(classes))
+				return nil, nil, invalidf("%s: row %d: label %d is out of range for %d class names (use 0 to %d, or name every class in data.table.class_names)", spec.Labels, i+1, v, len(classes), len(classes)-1)
 			}
 		}
 	}
@@ -91,7 +91,7 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 	for k, v := range spec.Views {
 		m := mats[2+k]
 		if m.Rows != n {
-			return nil, nil, invalidf("%s has %d rows, but %s has %d; the files of a table data set must have one row per sample, in the same order",
+			return nil, nil, invalidf("%s has %d rows, but %s has %d (the files of a table data set must have one row per sample, in the same order)",
 				v.Path, m.Rows, spec.Labels, n)
 		}
 		d.Modalities = append(d.Modalities, Modality{Name: v.Name, Shape: []int{m.Cols}})
@@ -121,7 +121,7 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 		trainIdx, testIdx = stratifiedSplit(y, spec.TestFraction, spec.SplitSeed)
 	}
 	if len(trainIdx) == 0 || len(testIdx) == 0 {
-		return nil, nil, invalidf("%s: the split leaves %d training and %d test samples; both must be non-empty", spec.Name, len(trainIdx), len(testIdx))
+		return nil, nil, invalidf("%s: the split leaves %d training and %d test samples (both must be non-empty)", spec.Name, len(trainIdx), len(testIdx))
 	}
 	d.Train = all.Subset(trainIdx, d.Modalities)
 	d.Test = all.Subset(testIdx, d.Modalities)

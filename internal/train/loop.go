@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,12 +83,20 @@ type Trainer struct {
 	hooks   Hooks
 	Now     func() time.Time
 	resumed bool
+	// saved is set once this session has written checkpoint.ckpt.
+	saved bool
+	// replace, aside and restored follow a replacement of a previous run (see Replace).
+	replace  bool
+	aside    string
+	restored bool
 	// LoadSeconds is the time spent reading and preprocessing the data.
 	LoadSeconds float64
 }
 
 // New prepares a fresh run of cfg into cfg.Out. It refuses a directory that already holds a
-// checkpoint of another run, so results are never silently overwritten.
+// checkpoint of another run, so results are never silently overwritten (Replace replaces
+// one). The caller should hold the run directory's lock (package runlock) from New until the
+// last file is written.
 func New(cfg *config.Config, hooks Hooks) (*Trainer, error) {
 	if err := Device(cfg.Train.Device); err != nil {
 		return nil, err
@@ -127,7 +136,7 @@ func Resume(dir string, sets []string, hooks Hooks) (*Trainer, error) {
 		return nil, err
 	}
 	if st.Perm != nil && len(st.Perm) != t.data.Train.Len() {
-		return nil, fmt.Errorf("%s: the checkpoint's epoch order has %d samples, the training split %d", path, len(st.Perm), t.data.Train.Len())
+		return nil, fmt.Errorf("%s: the checkpoint's epoch order has %d samples, the training split %d (the training data changed since the checkpoint: restore it, or start over with --force)", path, len(st.Perm), t.data.Train.Len())
 	}
 	if err := restoreModel(&st, t.model); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -265,18 +274,25 @@ func (t *Trainer) drawCombination(rng *rand.Rand, avail combo.Set) combo.Set {
 }
 
 // Run trains until the configured number of epochs, early stopping, or ctx's cancellation
-// (then the state is checkpointed and ErrInterrupted returned).
+// (then the state is checkpointed and ErrInterrupted returned). A run made by Replace first
+// sets the previous run aside and puts it back if it fails before its first checkpoint.
 func (t *Trainer) Run(ctx context.Context) error {
 	if err := os.MkdirAll(t.dir, 0o755); err != nil {
-		return fmt.Errorf("create run directory: %w", err)
+		return fmt.Errorf("%s: cannot create the run directory: %w", t.dir, err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(t.dir, ConfigFile), t.cfgYAML, 0o644); err != nil {
+	if err := t.beginReplace(); err != nil {
 		return err
 	}
-	if t.resumed {
-		if err := trimMetrics(filepath.Join(t.dir, MetricsFile), t.st.Epoch); err != nil {
-			return err
-		}
+	return t.endReplace(t.run(ctx))
+}
+
+func (t *Trainer) run(ctx context.Context) error {
+	if err := t.writeConfig(); err != nil {
+		return err
+	}
+	// A fresh run (epoch 0) keeps no line of an earlier one that never wrote a checkpoint.
+	if err := trimMetrics(filepath.Join(t.dir, MetricsFile), t.st.Epoch); err != nil {
+		return err
 	}
 	cfg := t.cfg
 	train := t.data.Train
@@ -304,8 +320,13 @@ func (t *Trainer) Run(ctx context.Context) error {
 		mine := epoch < warm || cfg.Hard.Mode == "every-epoch" || soft
 		for ; t.st.Step < len(bounds); t.st.Step++ {
 			if ctx.Err() != nil {
+				if t.aside != "" {
+					// A replacement interrupted before the new run's first epoch ended:
+					// Run puts the previous run back rather than keep a sliver of the new one.
+					return ErrInterrupted
+				}
 				if err := t.save(CheckpointFile); err != nil {
-					return fmt.Errorf("%w; saving the checkpoint failed too: %v", ErrInterrupted, err)
+					return fmt.Errorf("%w (saving the checkpoint failed too: %v)", ErrInterrupted, err)
 				}
 				return ErrInterrupted
 			}
@@ -349,8 +370,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 				return err
 			}
 			if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) || res.Loss > cfg.Train.MaxLoss {
-				return fmt.Errorf("%w at epoch %d, step %d: loss %g (lower optim.lr, now %g, or raise train.max_loss, now %g); the run directory keeps the last good checkpoint",
-					ErrDiverged, epoch+1, t.st.Step+1, res.Loss, lr, cfg.Train.MaxLoss)
+				return t.diverged(epoch, res.Loss, lr)
 			}
 			if err := t.opt.Step(t.vars(g), lr); err != nil {
 				return err
@@ -383,6 +403,33 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 	}
 	return t.finish()
+}
+
+// writeConfig writes config.yaml. When that changes the configuration of a run with results
+// (a finished run resumed for more epochs), sweep.json is removed first: it describes the
+// old configuration, and aggregate reads the two files as a pair.
+func (t *Trainer) writeConfig() error {
+	path := filepath.Join(t.dir, ConfigFile)
+	old, err := os.ReadFile(path)
+	if err == nil && bytes.Equal(old, t.cfgYAML) {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(t.dir, SweepFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: cannot remove the results of the previous configuration: %w", t.dir, err)
+	}
+	return atomicfile.WriteFile(path, t.cfgYAML, 0o644)
+}
+
+// diverged is the error of a loss that is NaN, infinite or above train.max_loss. Its hint
+// depends on whether the run has a checkpoint to continue from.
+func (t *Trainer) diverged(epoch int, loss, lr float64) error {
+	fix := fmt.Sprintf("lower optim.lr, now %g, or raise train.max_loss, now %g", lr, t.cfg.Train.MaxLoss)
+	if !t.saved && !t.resumed {
+		return fmt.Errorf("%w at epoch %d, step %d: loss %g, before the run's first checkpoint, so there is none to keep (%s, and train again)",
+			ErrDiverged, epoch+1, t.st.Step+1, loss, fix)
+	}
+	return fmt.Errorf("%w at epoch %d, step %d: loss %g (%s, then continue from the last good checkpoint with dmrnet train --resume %s --set optim.lr=...)",
+		ErrDiverged, epoch+1, t.st.Step+1, loss, fix, t.dir)
 }
 
 func (t *Trainer) vars(g *model.TrainGraph) []optim.Var {
@@ -584,7 +631,14 @@ func (t *Trainer) save(name string) error {
 	if err := capture(&t.st, t.model, t.opt, t.rng); err != nil {
 		return err
 	}
-	return checkpoint.Save(filepath.Join(t.dir, name), &t.st)
+	if err := checkpoint.Save(filepath.Join(t.dir, name), &t.st); err != nil {
+		return err
+	}
+	if name == CheckpointFile {
+		t.saved = true
+	}
+	// The new run has a checkpoint now: a previous run it replaces goes.
+	return t.discardAside()
 }
 
 // finish writes final.ckpt: the best validation state when train.select_best is set, the last

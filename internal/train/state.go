@@ -306,13 +306,20 @@ func Status(dir string) RunStatus {
 	return NoRun
 }
 
-// RemoveRun deletes the files a run writes into dir (and nothing else), so that the
-// directory can take a new run.
-func RemoveRun(dir string) error {
-	for _, f := range []string{ConfigFile, CheckpointFile, BestFile, FinalFile, MetricsFile, HardSetFile, SweepFile} {
-		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove the previous run: %w", err)
-		}
+// SavedDataRoot returns the data.root that the run or checkpoint path names (see
+// CheckpointPath) was trained with.
+func SavedDataRoot(path string) (string, error) {
+	file, _, _, err := CheckpointPath(path)
+	if err != nil {
+		return "", err
 	}
-	return nil
+	var st State
+	if err := checkpoint.Load(file, &st); err != nil {
+		return "", err
+	}
+	cfg, err := config.FromYAML(st.Config, file)
+	if err != nil {
+		return "", err
+	}
+	return cfg.Data.Root, nil
 }
