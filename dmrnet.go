@@ -105,7 +105,7 @@ func (m *Model) SetInference(mode string) error {
 			return fmt.Errorf("inference mode %q needs auxiliary heads, and the model in %s has none (train with model.aux_heads.weight > 0, or use fused)", mode, m.loaded.Path)
 		}
 	default:
-		return fmt.Errorf("inference mode %q is not one of fused, route, ensemble", mode)
+		return fmt.Errorf("inference mode %q is not supported (use fused, route or ensemble)", mode)
 	}
 	m.mu.Lock()
 	m.pred.Mode = mode
@@ -265,7 +265,7 @@ func (m *Model) predictBatch(samples []Sample, out []Prediction) error {
 				continue
 			}
 			if r.Vectors[k] != nil {
-				bad[i] = fmt.Errorf("modality %q is given both as numbers and as a file", name)
+				bad[i] = fmt.Errorf("modality %q is given both as numbers and as a file (give one of them)", name)
 			}
 			r.Files[k] = f
 		}

@@ -54,7 +54,7 @@ func (o *modelOptions) addEvalFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	o.flags = f
 	f.StringVar(&o.split, "split", "test", "split of the training data to evaluate: test, val or train")
-	f.StringVar(&o.dataRoot, "data-root", "", "directory of the data files, if it moved since training (default: $DMRNET_DATA_ROOT, else the saved data.root)")
+	f.StringVar(&o.dataRoot, "data-root", "", "directory of the data files, if it moved since training (default: the saved data.root, or $DMRNET_DATA_ROOT where that is not a directory)")
 	f.StringVar(&o.inference, "inference", "", "inference mode instead of the trained model.inference: fused, route or ensemble (route and ensemble need auxiliary heads)")
 	f.StringVar(&o.data, "data", "", "evaluate on this labelled manifest CSV alone (models of file modalities) instead of a split of the training data")
 	f.StringArrayVar(&o.views, "view", nil, "NAME=FILE: evaluate on these view files alone, CSV or NPY, rows aligned (models of feature vectors; repeatable; needs --labels)")
@@ -216,10 +216,7 @@ func (a *app) openRun(dir string, o *modelOptions) (*train.Trained, *evaluate.Ev
 	if err := o.checkEvalFlags(); err != nil {
 		return nil, nil, nil, err
 	}
-	root := o.dataRoot
-	if root == "" {
-		root = a.getenv("DMRNET_DATA_ROOT")
-	}
+	root := a.dataRootFor(dir, o.dataRoot)
 	newData := o.newData()
 	var (
 		tr    *train.Trained

@@ -126,7 +126,7 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 			continue
 		}
 		fmt.Fprintf(a.errOut, "dmrnet: job %d/%d %s\n", n+1, len(mine), j.Name)
-		err := a.runJob(o.config, base, j)
+		err := a.runJob(o.config, base, j, "sweep")
 		if errors.Is(err, train.ErrInterrupted) {
 			return fmt.Errorf("sweep: %w in job %s (run the same command again to resume)", err, j.Name)
 		}
@@ -158,13 +158,22 @@ func defaultRoot(kind, cfgFile string) string {
 	return filepath.Join("runs", kind, strings.TrimSuffix(filepath.Base(cfgFile), filepath.Ext(cfgFile)))
 }
 
-// runJob trains one job, resuming it when a checkpoint exists.
-func (a *app) runJob(cfgFile string, base []string, j grid.Job) error {
+// runJob trains one job for command (sweep or specialists), resuming it when a checkpoint
+// exists; the job's run directory is locked meanwhile, and a job another process finished in
+// the meantime is left alone.
+func (a *app) runJob(cfgFile string, base []string, j grid.Job, command string) error {
+	release, err := a.lockRun(j.Dir, command)
+	if err != nil {
+		return err
+	}
+	defer release()
 	var t *train.Trainer
-	var err error
-	if train.Status(j.Dir) == train.Unfinished {
+	switch train.Status(j.Dir) {
+	case train.Finished:
+		return nil
+	case train.Unfinished:
 		t, err = train.Resume(j.Dir, nil, train.Hooks{})
-	} else {
+	default:
 		cfg, lerr := a.loadConfig(cfgFile, append(append([]string(nil), base...), j.Sets...))
 		if lerr != nil {
 			return lerr

@@ -104,7 +104,7 @@ func (a *app) runPredict(o *predictOptions, abstain bool) error {
 		return usagef("--abstain-measure=%s: not a measure (want %s)", o.abstainMeasure, joinOr(abstainMeasures))
 	}
 	if abstain && (math.IsNaN(o.abstainAbove) || math.IsInf(o.abstainAbove, 0)) {
-		return usagef("--abstain-above=%v: want a finite number", o.abstainAbove)
+		return usagef("--abstain-above=%v: not a finite number (give the largest uncertainty to accept, e.g. --abstain-above 0.5)", o.abstainAbove)
 	}
 	dir, err := a.runDir(o.checkpoint, o.config, o.sets)
 	if err != nil {
@@ -116,10 +116,7 @@ func (a *app) runPredict(o *predictOptions, abstain bool) error {
 			return err
 		}
 	}
-	root := mo.dataRoot
-	if root == "" {
-		root = a.getenv("DMRNET_DATA_ROOT")
-	}
+	root := a.dataRootFor(dir, mo.dataRoot)
 	m, err := dmrnet.LoadWith(dir, dmrnet.Options{DataRoot: root})
 	if err != nil {
 		return err
@@ -199,7 +196,7 @@ func openInputs(m *dmrnet.Model, manifest string, views []string, labels string,
 			return nil, usagef("%s: this model takes rows of numbers, one file per view (use --view NAME=FILE for %s)", manifest, strings.Join(names, ", "))
 		}
 		if len(views) == 0 {
-			return nil, usagef("no input: give --view NAME=FILE for one or more of %s", strings.Join(names, ", "))
+			return nil, usagef("--view: no input given (give --view NAME=FILE for one or more of %s)", strings.Join(names, ", "))
 		}
 		if needLabels && labels == "" {
 			return nil, usagef("--labels: evaluation needs the samples' labels (a file with one class name or index per row)")
@@ -214,7 +211,7 @@ func openInputs(m *dmrnet.Model, manifest string, views []string, labels string,
 				return nil, usagef("--view=%s: %q is not a modality of the model (its modalities are %s)", v, name, strings.Join(names, ", "))
 			}
 			if _, dup := files[name]; dup {
-				return nil, usagef("--view=%s: view %s is given twice", v, name)
+				return nil, usagef("--view=%s: view %s is given twice (give each view once)", v, name)
 			}
 			files[name] = file
 		}
@@ -225,13 +222,13 @@ func openInputs(m *dmrnet.Model, manifest string, views []string, labels string,
 		return r, nil
 	}
 	if len(views) > 0 {
-		return nil, usagef("--view: this model takes files (%s); give a manifest CSV instead", strings.Join(names, ", "))
+		return nil, usagef("--view: this model takes files, %s (give them in a manifest CSV with --input instead)", strings.Join(names, ", "))
 	}
 	if labels != "" {
-		return nil, usagef("--labels: the labels of file inputs come from the manifest's label column")
+		return nil, usagef("--labels: not for a model of file inputs (give the labels in the manifest's label column)")
 	}
 	if manifest == "" {
-		return nil, usagef("no input: give a manifest CSV with an id column and a column per modality (%s)", strings.Join(names, ", "))
+		return nil, usagef("--input: no input given (give a manifest CSV with an id column and a column per modality: %s)", strings.Join(names, ", "))
 	}
 	o := inputs.ManifestOptions{Columns: map[string]string{}, RequireLabels: needLabels, Ignore: []string{"split"}}
 	for _, n := range names {

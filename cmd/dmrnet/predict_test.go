@@ -385,9 +385,9 @@ func TestPredictBadInput(t *testing.T) {
 		{"empty row", []string{"--view", "rgb=" + write("e.csv", "1,2,3,4,5,6,7,8\n\n")}, exitFailure, "e.csv line 2: no modality is present"},
 		{"nan in row", []string{"--view", "rgb=" + write("n.csv", "1,2,3,4,nan,6,7,8\n")}, exitFailure, `n.csv: line 1, column 5: value "nan" is missing while the row's other values are present`},
 		{"beyond float32", []string{"--view", "rgb=" + write("b.csv", "1,2,3,4,1e39,6,7,8\n")}, exitFailure, `b.csv line 1: modality "rgb": column 5: value 1e+39 is not a finite float32 number`},
-		{"ragged views", []string{"--view", "rgb=" + good, "--view", "ir=" + write("ir.csv", "1,2,3,4\n")}, exitFailure, "ir.csv has 1 rows, " + good + " has more"},
+		{"ragged views", []string{"--view", "rgb=" + good, "--view", "ir=" + write("ir.csv", "1,2,3,4\n")}, exitFailure, "ir.csv: 1 rows, " + good + " has more"},
 		{"manifest for vectors", []string{"--input", good}, exitUsage, "this model takes rows of numbers"},
-		{"no input", nil, exitUsage, "no input: give --view NAME=FILE"},
+		{"no input", nil, exitUsage, "--view: no input given (give --view NAME=FILE"},
 		{"format", []string{"--view", "rgb=" + good, "--format", "xml"}, exitUsage, "--format=xml: not supported"},
 	}
 	for _, tc := range tests {
@@ -397,8 +397,8 @@ func TestPredictBadInput(t *testing.T) {
 			if code != tc.code || !strings.Contains(stderr, tc.want) {
 				t.Fatalf("exit %d (want %d), stderr %q, want %q", code, tc.code, stderr, tc.want)
 			}
-			if lines := strings.Split(strings.TrimSpace(stderr), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "dmrnet: ") {
-				t.Errorf("not one error line: %q", stderr)
+			if lines := strings.Split(strings.TrimSpace(stderr), "\n"); len(lines) != 1 || !errorFormat.MatchString(lines[0]) || !strings.HasSuffix(lines[0], ")") {
+				t.Errorf("not one error line \"dmrnet: <what>: <why> (<hint>)\": %q", stderr)
 			}
 			if stdout != "" {
 				t.Errorf("stdout: %q", stdout)
@@ -560,7 +560,7 @@ func TestPredictMatchesSweepManifest(t *testing.T) {
 	// error names the file and line, and --output is not written.
 	bad := []struct{ name, content, want string }{
 		{"unknown column", "id,rgb,thermal\na," + abs("rgb/s00.png") + ",x\n", `column "thermal" is not a modality of the model`},
-		{"missing file", "id,rgb\na," + filepath.Join(dir, "none.png") + "\n", "bad.csv line 2 (id a): modality \"rgb\": open "},
+		{"missing file", "id,rgb\na," + filepath.Join(dir, "none.png") + "\n", "bad.csv line 2 (id a): modality \"rgb\": " + filepath.Join(dir, "none.png") + ": no such file (check the path)"},
 		{"empty row", "id,rgb,depth\na,,\n", "bad.csv line 2 (id a): no modality is present"},
 		{"empty manifest", "", "the file is empty"},
 	}

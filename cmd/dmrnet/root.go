@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -57,7 +58,12 @@ func Main(args []string, out, errOut io.Writer) int {
 func (a *app) run(args []string) int {
 	root := a.newRoot()
 	root.SetArgs(args)
-	err := root.Execute()
+	// Cobra would parse a mistyped command's flags as the parent's and complain about them
+	// ("unknown flag: --config") before it noticed the command.
+	err := unknownCommand(root, args)
+	if err == nil {
+		err = root.Execute()
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -107,21 +113,33 @@ Exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupt
 		a.newConfigCmd(), a.newVersionCmd(), a.newCompletionCmd(), a.newSpecialistsCmd(), a.newPredictCmd(), a.newUncertaintyCmd(), a.newExportCmd())
 	root.CompletionOptions.DisableDefaultCmd = true
 	// Cobra reports unknown commands and bad arguments before any RunE: those are usage errors.
-	for _, c := range root.Commands() {
-		if c.Args == nil {
-			c.Args = cobra.NoArgs
-		}
-		args := c.Args
-		c.Args = func(cmd *cobra.Command, as []string) error {
-			if err := args(cmd, as); err != nil {
-				return usageError{fmt.Errorf("%s: %w (see %s --help)", cmd.Name(), err, cmd.CommandPath())}
+	var wrapArgs func(c *cobra.Command)
+	wrapArgs = func(c *cobra.Command) {
+		for _, c := range c.Commands() {
+			wrapArgs(c)
+			args := c.Args
+			c.Args = func(cmd *cobra.Command, as []string) error {
+				if args == nil {
+					if len(as) == 0 {
+						return nil
+					}
+					if cmd.HasSubCommands() {
+						return unknownCommandError(cmd, as[0])
+					}
+					name := subPath(cmd)
+					return usagef("%s %s: unexpected argument (%s takes only flags, see %s --help)", name, as[0], name, cmd.CommandPath())
+				}
+				if err := args(cmd, as); err != nil {
+					return usageError{fmt.Errorf("%s: %w (see %s --help)", cmd.Name(), err, cmd.CommandPath())}
+				}
+				return nil
 			}
-			return nil
 		}
 	}
+	wrapArgs(root)
 	root.Args = func(cmd *cobra.Command, as []string) error {
 		if len(as) > 0 {
-			return usagef("%s: unknown command (run dmrnet --help)", as[0])
+			return unknownCommandError(cmd, as[0])
 		}
 		return nil
 	}
@@ -143,6 +161,45 @@ func (a *app) reportStale(dir string, removed []string) {
 	}
 }
 
+// unknownCommand returns the usage error of args whose command name is not one: the first
+// argument after a command with subcommands (dmrnet itself, dmrnet config) names none of
+// them. It returns nil for anything else, which Cobra then parses.
+func unknownCommand(root *cobra.Command, args []string) error {
+	root.InitDefaultHelpCmd() // Execute adds "help" only later
+	c, rest, err := root.Find(args)
+	if err != nil || len(rest) == 0 || !c.HasSubCommands() || strings.HasPrefix(rest[0], "-") {
+		return nil
+	}
+	return unknownCommandError(c, rest[0])
+}
+
+// unknownCommandError is "trian: unknown command (did you mean "train"?)", the hint naming
+// the commands of parent closest to name (Cobra's suggestions: edit distance at most 2, or a
+// prefix), or pointing to the help.
+func unknownCommandError(parent *cobra.Command, name string) error {
+	what := name
+	if parent.HasParent() {
+		what = subPath(parent) + " " + name
+	}
+	hint := fmt.Sprintf("run %s --help to see the commands", parent.CommandPath())
+	if parent.SuggestionsMinimumDistance <= 0 {
+		parent.SuggestionsMinimumDistance = 2 // Cobra's default, which it sets only when it suggests itself
+	}
+	if s := parent.SuggestionsFor(name); len(s) > 0 {
+		q := make([]string, len(s))
+		for i, n := range s {
+			q[i] = strconv.Quote(n)
+		}
+		hint = "did you mean " + joinOr(q) + "?"
+	}
+	return usagef("%s: unknown command (%s)", what, hint)
+}
+
+// subPath is c's command path without "dmrnet": "eval", "config print".
+func subPath(c *cobra.Command) string {
+	return strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
+}
+
 // getenv looks name up in the app's environment.
 func (a *app) getenv(name string) string {
 	for _, kv := range a.environ {
@@ -151,6 +208,27 @@ func (a *app) getenv(name string) string {
 		}
 	}
 	return ""
+}
+
+// dataRootFor returns the data root a command that opens the saved run at path (train
+// --resume, eval, sweep-missing, predict) gives it, "" meaning the run's saved data.root:
+// --data-root (flag) when given; else DMRNET_DATA_ROOT when the saved data.root is not a
+// directory here (the data sets live elsewhere on this machine); else the saved data.root,
+// which is where training found the data, even with DMRNET_DATA_ROOT exported (the manifest
+// example trains from the repository with data.root ".").
+func (a *app) dataRootFor(path, flag string) string {
+	env := a.getenv("DMRNET_DATA_ROOT")
+	if flag != "" || env == "" {
+		return flag
+	}
+	saved, err := train.SavedDataRoot(path)
+	if err != nil {
+		return "" // the command itself reports what is wrong with path
+	}
+	if fi, err := os.Stat(saved); err == nil && fi.IsDir() {
+		return ""
+	}
+	return env
 }
 
 // loadConfig resolves --config, --set and the environment.

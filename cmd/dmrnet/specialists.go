@@ -93,7 +93,7 @@ func (a *app) runSpecialists(o *specialistsOptions) error {
 			}}
 			if train.Status(dir) != train.Finished {
 				fmt.Fprintf(a.errOut, "dmrnet: specialist %s, seed %d\n", name, seed)
-				if err := a.runJob(o.config, base, job); err != nil {
+				if err := a.runJob(o.config, base, job, "specialists"); err != nil {
 					if errors.Is(err, train.ErrInterrupted) {
 						return fmt.Errorf("specialists: %w in %s (run the same command again to resume)", err, dir)
 					}
@@ -127,7 +127,7 @@ func (a *app) runSpecialists(o *specialistsOptions) error {
 func ownAccuracy(dir, name string) (float64, error) {
 	data, err := os.ReadFile(filepath.Join(dir, train.SweepFile))
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w (the run did not finish; run the command again)", dir, err)
+		return 0, fmt.Errorf("%s: %w (the run did not finish: run the command again)", dir, err)
 	}
 	var sw report.Sweep
 	if err := json.Unmarshal(data, &sw); err != nil {
@@ -141,5 +141,5 @@ func ownAccuracy(dir, name string) (float64, error) {
 			return r.Accuracy, nil
 		}
 	}
-	return 0, fmt.Errorf("%s: no row for %s", filepath.Join(dir, train.SweepFile), name)
+	return 0, fmt.Errorf("%s: no row for %s (the run is not a specialist of %s: remove it and run the command again)", filepath.Join(dir, train.SweepFile), name, name)
 }

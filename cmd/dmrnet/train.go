@@ -14,6 +14,7 @@ import (
 	"github.com/dmrnet/dmrnet/internal/hardset"
 	"github.com/dmrnet/dmrnet/internal/progress"
 	"github.com/dmrnet/dmrnet/internal/report"
+	"github.com/dmrnet/dmrnet/internal/runlock"
 	"github.com/dmrnet/dmrnet/internal/train"
 	"github.com/spf13/cobra"
 )
@@ -65,9 +66,9 @@ a killed write are removed when training starts.`,
 	f.StringVar(&o.resume, "resume", "", "continue the run in this directory from its checkpoint (its saved configuration is used; --set may change it)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress, only the final table")
 	f.StringVar(&o.format, "format", "table", "format of the final table: table, json, csv or markdown")
-	f.BoolVar(&o.force, "force", false, "start over: delete the run files in the run directory before training")
-	f.StringVar(&o.dataRoot, "data-root", "", "directory the data files are read from (sets data.root; default: $DMRNET_DATA_ROOT, else the configuration's, ../shared/data)")
-	f.BoolVar(&o.allowDataChange, "allow-data-change", false, "with --resume: continue even if the data files differ from those the run was trained on (size and SHA-256 recorded in the checkpoint); the change is noted in provenance.json")
+	f.BoolVar(&o.force, "force", false, "start over: replace the run in the run directory (it is kept until the new run has read its data and written its first checkpoint)")
+	f.StringVar(&o.dataRoot, "data-root", "", "directory the data files are read from (sets data.root; default: the configuration file's data.root, else $DMRNET_DATA_ROOT, else ../shared/data; with --resume, the saved one)")
+	f.BoolVar(&o.allowDataChange, "allow-data-change", false, "with --resume: continue even if the data files differ from those the run was trained on (size and SHA-256 recorded in the checkpoint; the change is noted in provenance.json)")
 	return cmd
 }
 
@@ -84,25 +85,43 @@ func (a *app) runTrain(o *trainOptions) error {
 		if o.out != "" && filepath.Clean(o.out) != filepath.Clean(o.resume) {
 			return usagef("--out=%s: differs from --resume %s (a resumed run stays in its directory)", o.out, o.resume)
 		}
-		sets := withDataRoot(o.sets, firstNonEmpty(o.dataRoot, a.getenv("DMRNET_DATA_ROOT")))
-		t, err = train.ResumeWith(o.resume, sets, hooks, train.ResumeOptions{AllowDataChange: o.allowDataChange})
+		release, err := a.lockRun(o.resume, "train --resume")
+		if err != nil {
+			return err
+		}
+		defer release()
+		t, err = train.ResumeWith(o.resume, withDataRoot(o.sets, a.dataRootFor(o.resume, o.dataRoot)), hooks, train.ResumeOptions{AllowDataChange: o.allowDataChange})
+		if err != nil {
+			return err
+		}
 	default:
 		sets := o.sets
 		if o.out != "" {
 			sets = append(append([]string(nil), sets...), "out="+o.out)
 		}
 		sets = withDataRoot(sets, o.dataRoot)
-		cfg, lerr := a.loadConfig(o.config, sets)
-		if lerr != nil {
-			return lerr
-		}
-		if done, err := a.existingRun(cfg, o); done || err != nil {
+		cfg, err := a.loadConfig(o.config, sets)
+		if err != nil {
 			return err
 		}
-		t, err = train.New(cfg, hooks)
-	}
-	if err != nil {
-		return err
+		release, err := a.lockRun(cfg.Out, "train")
+		if err != nil {
+			return err
+		}
+		defer release()
+		replace, done, err := a.existingRun(cfg, o)
+		if done || err != nil {
+			return err
+		}
+		if replace {
+			// the previous run stays until the new one has its data, model and first checkpoint
+			t, err = train.Replace(cfg, hooks)
+		} else {
+			t, err = train.New(cfg, hooks)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	dir := t.Config().Out
 	a.warn(t.Warnings)
@@ -122,9 +141,14 @@ func (a *app) runTrain(o *trainOptions) error {
 	}
 	err = t.Run(a.ctx)
 	finish()
-	if errors.Is(err, train.ErrInterrupted) {
+	switch {
+	case t.Restored() && errors.Is(err, train.ErrInterrupted):
+		return fmt.Errorf("train: %w before the new run's first checkpoint (the previous run in %s is back in place: run the command again to replace it)", err, dir)
+	case t.Restored():
+		fmt.Fprintf(a.errOut, "dmrnet: %s: the previous run is back in place: the new run failed before its first checkpoint\n", dir)
+	case errors.Is(err, train.ErrInterrupted):
 		st := t.State()
-		return fmt.Errorf("train: %w at epoch %d, step %d (checkpoint saved in %s; continue with dmrnet train --resume %s)",
+		return fmt.Errorf("train: %w at epoch %d, step %d (checkpoint saved in %s: continue with dmrnet train --resume %s)",
 			err, st.Epoch+1, st.Step, dir, dir)
 	}
 	if err != nil {
@@ -156,17 +180,18 @@ func statsTable(stats []hardset.Stat) string {
 	return b.String()
 }
 
-// existingRun handles a run directory that already holds a run: with --force the old run is
-// removed; a finished run of the very same configuration is shown instead of retrained (so
-// that repeating a command is harmless); anything else is an error that says what to do.
-func (a *app) existingRun(cfg *config.Config, o *trainOptions) (done bool, err error) {
+// existingRun handles a run directory that already holds a run: with --force the run is to be
+// replaced (see train.Replace); a finished run of the very same configuration is shown instead
+// of retrained (so that repeating a command is harmless); anything else is an error that says
+// what to do. The caller holds the directory's lock.
+func (a *app) existingRun(cfg *config.Config, o *trainOptions) (replace, done bool, err error) {
 	dir := cfg.Out
 	st := train.Status(dir)
 	if st == train.NoRun {
-		return false, nil
+		return false, false, nil
 	}
 	if o.force {
-		return false, train.RemoveRun(dir)
+		return true, false, nil
 	}
 	if st == train.Finished {
 		saved, rerr := savedConfigYAML(filepath.Join(dir, train.ConfigFile))
@@ -178,15 +203,38 @@ func (a *app) existingRun(cfg *config.Config, o *trainOptions) (done bool, err e
 				err = json.Unmarshal(data, &sw)
 			}
 			if err != nil {
-				return true, fmt.Errorf("%s: its %s is unreadable: %v (retrain with --force)", dir, train.SweepFile, err)
+				return false, true, fmt.Errorf("%s: its %s is unreadable: %v (retrain with --force)", dir, train.SweepFile, err)
 			}
 			if !o.quiet {
 				fmt.Fprintf(a.errOut, "dmrnet: %s already holds this finished run; showing its results (retrain with --force)\n", dir)
 			}
-			return true, sw.Write(a.out, o.format)
+			return false, true, sw.Write(a.out, o.format)
 		}
 	}
-	return true, fmt.Errorf("%s: already holds another run (continue it with --resume %s, retrain with --force, or choose another --out)", dir, dir)
+	return false, true, fmt.Errorf("%s: already holds another run (continue it with --resume %s, retrain with --force, or choose another --out)", dir, dir)
+}
+
+// lockRun takes the run directory's lock for command (see package runlock) and finishes a
+// replacement of its run that an interruption left half done. release gives the lock back.
+func (a *app) lockRun(dir, command string) (release func(), err error) {
+	l, err := runlock.Acquire(dir, command)
+	if err != nil {
+		return nil, err
+	}
+	release = func() {
+		if err := l.Release(); err != nil {
+			fmt.Fprintf(a.errOut, "dmrnet: %s\n", oneLine(err.Error()))
+		}
+	}
+	did, err := train.Recover(dir)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	if did != "" {
+		fmt.Fprintf(a.errOut, "dmrnet: %s: %s\n", dir, did)
+	}
+	return release, nil
 }
 
 // savedConfigYAML reads a run's config.yaml and resolves it again, so that a run saved by a

@@ -6,6 +6,7 @@
 package aggregate
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,7 +49,7 @@ type Run struct {
 // found.
 func Discover(paths []string) (runs, unfinished []string, err error) {
 	if len(paths) == 0 {
-		return nil, nil, errors.New("aggregate: no paths given; name run directories or directories holding them")
+		return nil, nil, errors.New("aggregate: no paths given (name run directories or directories holding them)")
 	}
 	var found, skipped dirSet
 	for _, p := range paths {
@@ -84,7 +85,9 @@ func Discover(paths []string) (runs, unfinished []string, err error) {
 		msg := fmt.Sprintf("aggregate: no finished runs (directories holding %s and %s) in %s",
 			ConfigFile, SweepFile, strings.Join(paths, ", "))
 		if n := len(skipped.list); n > 0 {
-			msg += fmt.Sprintf("; %d unfinished %s without %s", n, plural(n, "run", "runs"), SweepFile)
+			msg += fmt.Sprintf(", only %d unfinished %s without %s (finish them with dmrnet train --resume DIR)", n, plural(n, "run", "runs"), SweepFile)
+		} else {
+			msg += " (train first, or name the directory that holds the runs)"
 		}
 		return nil, skipped.sorted(), errors.New(msg)
 	}
@@ -102,7 +105,7 @@ func discoverRoot(p string) (string, error) {
 		if base := filepath.Base(p); base == ConfigFile || base == SweepFile {
 			return filepath.Dir(p), nil
 		}
-		return "", fmt.Errorf("aggregate: %s is not a directory; name a run directory or a directory holding runs", p)
+		return "", fmt.Errorf("aggregate: %s is not a directory (name a run directory or a directory holding runs)", p)
 	}
 	if l, err := os.Lstat(p); err == nil && l.Mode()&fs.ModeSymlink != 0 {
 		// WalkDir does not follow a link given as its root; a trailing separator makes
@@ -205,10 +208,17 @@ func loadRun(dir string) (Run, error) {
 		}
 		return Run{}, fmt.Errorf("aggregate: %w", err)
 	}
+	cfgData := data
 	sweepPath := filepath.Join(dir, SweepFile)
 	data, err = os.ReadFile(sweepPath)
 	if err != nil {
 		return Run{}, fmt.Errorf("aggregate: %w", err)
+	}
+	// The two files are read without a lock. A writer removes sweep.json before it changes
+	// config.yaml and writes a new sweep.json only after training, so an unchanged
+	// config.yaml read again now proves that the sweep belongs to it.
+	if again, err := os.ReadFile(cfgPath); err != nil || !bytes.Equal(again, cfgData) {
+		return Run{}, fmt.Errorf("aggregate: %s: the run changed while it was read (dmrnet is training into it: run aggregate again when it has finished)", dir)
 	}
 	var s report.Sweep
 	if err := json.Unmarshal(data, &s); err != nil {

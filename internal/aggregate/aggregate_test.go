@@ -277,7 +277,7 @@ func TestGroupRuns(t *testing.T) {
 				{name: "a", seed: 1},
 				{name: "b", seed: 2, set: func(c *config.Config) { c.Data.Synthetic.Train = 1000 }},
 			},
-			err: []string{"differ in data.synthetic.train (\"2000\" vs \"1000\")", "aggregate runs of the same data and model only"},
+			err: []string{"differ in data.synthetic.train, \"2000\" vs \"1000\"", "aggregate runs of the same data and model only"},
 		},
 		{
 			name: "different model",
@@ -285,7 +285,7 @@ func TestGroupRuns(t *testing.T) {
 				{name: "a", seed: 1, set: variant("no-kl")},
 				{name: "b", seed: 1, set: func(c *config.Config) { c.Model.Latent = 64 }},
 			},
-			err: []string{"differ in model.latent (\"128\" vs \"64\")"},
+			err: []string{"differ in model.latent, \"128\" vs \"64\""},
 		},
 		{
 			name: "pme outside the deterministic variant",
@@ -294,7 +294,7 @@ func TestGroupRuns(t *testing.T) {
 				{name: "b", seed: 1},
 				{name: "c", seed: 1, set: func(c *config.Config) { c.Model.PME = false; c.Variant = "no-hcr" }},
 			},
-			err: []string{"differ in model.pme (\"true\" vs \"false\")"},
+			err: []string{"differ in model.pme, \"true\" vs \"false\""},
 		},
 		{
 			name: "different modalities",
@@ -491,7 +491,7 @@ func TestSummarizeErrors(t *testing.T) {
 				{name: "a", seed: 1},
 				{name: "b", seed: 2, sweep: report.NewSweep(testModalities, nil, []report.Row{{Present: []string{"strong"}, Name: "strong", Accuracy: 1}})},
 			},
-			err: "evaluated different combinations (weak only in",
+			err: "evaluated different combinations, weak only in",
 		},
 	}
 	for _, tt := range tests {

@@ -266,7 +266,7 @@ func GroupRuns(runs []Run) ([]Group, error) {
 		for i, r := range g.Runs {
 			g.Seeds[i] = r.Config.Train.Seed
 			if i > 0 && g.Seeds[i] == g.Seeds[i-1] {
-				return nil, fmt.Errorf("aggregate: runs %s and %s have the same configuration and seed %d (duplicate run); pass only one of them",
+				return nil, fmt.Errorf("aggregate: runs %s and %s have the same configuration and seed %d, a duplicate run (pass only one of them)",
 					g.Runs[i-1].Dir, r.Dir, g.Seeds[i])
 			}
 		}
@@ -310,14 +310,14 @@ func checkComparable(runs []Run, sets []settings) error {
 			a, aok := sets[ref].get(key)
 			b, bok := sets[i].get(key)
 			if a != b || aok != bok {
-				return fmt.Errorf("aggregate: runs %s and %s differ in %s (%s vs %s); aggregate runs of the same data and model only",
+				return fmt.Errorf("aggregate: runs %s and %s differ in %s, %s vs %s (aggregate runs of the same data and model only)",
 					runs[ref].Dir, r.Dir, key, quoteValue(a, aok), quoteValue(b, bok))
 			}
 		}
 	}
 	for _, r := range runs[1:] {
 		if !slices.Equal(r.Sweep.Modalities, runs[0].Sweep.Modalities) {
-			return fmt.Errorf("aggregate: runs %s and %s have different modalities ([%s] vs [%s]); aggregate runs of the same data only",
+			return fmt.Errorf("aggregate: runs %s and %s have different modalities, [%s] vs [%s] (aggregate runs of the same data only)",
 				runs[0].Dir, r.Dir, strings.Join(runs[0].Sweep.Modalities, ", "), strings.Join(r.Sweep.Modalities, ", "))
 		}
 	}

@@ -83,7 +83,7 @@ type plotRow struct {
 // leaves the plot untitled.
 func (t *Table) Plot(path string, title string) error {
 	if ext := strings.ToLower(filepath.Ext(path)); ext != ".png" {
-		return fmt.Errorf("aggregate: plot %s: the file name must end in .png", path)
+		return fmt.Errorf("aggregate: --plot %s: not a .png file name (give a file name ending in .png)", path)
 	}
 	var rows []plotRow
 	for _, r := range t.Rows {

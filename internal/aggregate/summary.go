@@ -76,7 +76,7 @@ func metricValue(r report.Row, metric, dir string) (float64, error) {
 		return r.MacroF1, nil
 	case "acer":
 		if r.ACER == nil {
-			return 0, fmt.Errorf("aggregate: run %s: combination %s has no ACER (two-class tasks only); summarise accuracy or macro_f1 instead", dir, r.Name)
+			return 0, fmt.Errorf("aggregate: run %s: combination %s has no ACER, which only two-class tasks have (summarise accuracy or macro_f1 instead)", dir, r.Name)
 		}
 		return *r.ACER, nil
 	}
@@ -177,7 +177,7 @@ func sameCombinations(ref, run Run, index map[string]int) error {
 		return fmt.Errorf("aggregate: run %s: %w", run.Dir, err)
 	}
 	differ := func(name, dir string) error {
-		return fmt.Errorf("aggregate: runs %s and %s evaluated different combinations (%s only in %s); aggregate complete sweeps only",
+		return fmt.Errorf("aggregate: runs %s and %s evaluated different combinations, %s only in %s (aggregate complete sweeps only)",
 			ref.Dir, run.Dir, name, dir)
 	}
 	have := map[string]bool{}

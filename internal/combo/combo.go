@@ -112,15 +112,20 @@ func Less(a, b Set) bool {
 }
 
 // Parse reads a list of modality names separated by ',' or '+' ("rgb,ir" or "rgb+ir").
-// Unknown or repeated names are errors; an empty list gives the empty set.
+// Unknown or repeated names are errors, and so is an empty name between separators ("rgb,",
+// ","): a stray separator must not silently name nothing. An empty list gives the empty set.
 func (sp *Space) Parse(list string) (Set, error) {
 	var s Set
 	list = strings.TrimSpace(list)
 	if list == "" {
 		return 0, nil
 	}
-	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == '+' }) {
+	// strings.FieldsFunc would drop the empty names this must refuse.
+	for _, f := range strings.Split(strings.ReplaceAll(list, "+", ","), ",") {
 		f = strings.TrimSpace(f)
+		if f == "" {
+			return 0, fmt.Errorf("empty modality name in %q (separate the names by single commas, e.g. %s)", list, sp.example())
+		}
 		i, ok := sp.index[f]
 		if !ok {
 			return 0, fmt.Errorf("unknown modality %q (known: %s)", f, strings.Join(sp.names, ", "))
@@ -146,17 +151,26 @@ func (sp *Space) ParseCombination(name string) (Set, error) {
 }
 
 // FromMissing returns the combination that remains when the listed modalities are missing.
-// It is an error if nothing remains.
+// It is an error if the list names no modality (that is not a combination with something
+// missing) or if nothing remains.
 func (sp *Space) FromMissing(missing string) (Set, error) {
 	miss, err := sp.Parse(missing)
 	if err != nil {
 		return 0, err
+	}
+	if miss == 0 {
+		return 0, fmt.Errorf("names no modality (name the missing ones, e.g. %s)", sp.example())
 	}
 	s := sp.Full() &^ miss
 	if s == 0 {
 		return 0, fmt.Errorf("no modality left, all of %s are missing (keep at least one)", strings.Join(sp.names, ", "))
 	}
 	return s, nil
+}
+
+// example is a list of modality names for hints: the first two, or the only one.
+func (sp *Space) example() string {
+	return strings.Join(sp.names[:min(2, len(sp.names))], ",")
 }
 
 // DefaultK is the default hard-set size ceil((2^M-1)/3).

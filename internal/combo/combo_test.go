@@ -36,6 +36,16 @@ func TestParse(t *testing.T) {
 		{in: "rgbd", wantErr: true},
 		{in: "rgb,rgb", wantErr: true},
 		{in: "", wantErr: true},
+		// a stray separator names nothing: an error, not the full combination
+		{in: ",", missing: true, wantErr: true},
+		{in: " , ", missing: true, wantErr: true},
+		{in: "depth,", missing: true, wantErr: true},
+		{in: ",depth", missing: true, wantErr: true},
+		{in: "rgb,,ir", missing: true, wantErr: true},
+		{in: " ", missing: true, wantErr: true},
+		{in: "", missing: true, wantErr: true},
+		{in: "rgb+", wantErr: true},
+		{in: " rgb , ir ", want: 5},
 	}
 	for _, tt := range tests {
 		var got Set
@@ -52,6 +62,16 @@ func TestParse(t *testing.T) {
 		if err == nil && got != tt.want {
 			t.Errorf("%q (missing=%v) = %b, want %b", tt.in, tt.missing, got, tt.want)
 		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	sp, _ := NewSpace([]string{"rgb", "depth", "ir"})
+	if _, err := sp.FromMissing(","); err == nil || err.Error() != `empty modality name in "," (separate the names by single commas, e.g. rgb,depth)` {
+		t.Errorf("FromMissing(\",\") = %v", err)
+	}
+	if _, err := sp.FromMissing(" "); err == nil || err.Error() != "names no modality (name the missing ones, e.g. rgb,depth)" {
+		t.Errorf("FromMissing(\" \") = %v", err)
 	}
 }
 

@@ -9,10 +9,10 @@ import (
 func (c *Config) validateTable() error {
 	t := &c.Data.Table
 	if len(t.Views) == 0 {
-		return invalid("data.table.views", "empty; list each view as {name: NAME, file: FILE}")
+		return invalid("data.table.views", "empty (list each view as {name: NAME, file: FILE})")
 	}
 	if len(t.Views) > MaxModalities {
-		return invalid("data.table.views", "%d views; at most %d are supported", len(t.Views), MaxModalities)
+		return invalid("data.table.views", "%d views (at most %d are supported)", len(t.Views), MaxModalities)
 	}
 	seen := map[string]bool{}
 	for i, v := range t.Views {
@@ -21,24 +21,24 @@ func (c *Config) validateTable() error {
 			return err
 		}
 		if seen[v.Name] {
-			return invalid(key+".name", "%q is used twice; give every view its own name", v.Name)
+			return invalid(key+".name", "%q is used twice (give every view its own name)", v.Name)
 		}
 		seen[v.Name] = true
 		if v.File == "" {
-			return invalid(key+".file", "empty; give the view's CSV or NPY file (relative to data.root)")
+			return invalid(key+".file", "empty (give the view's CSV or NPY file, relative to data.root)")
 		}
 		if err := checkFormat(key+".format", v.Format, v.File); err != nil {
 			return err
 		}
 	}
 	if t.Labels == "" {
-		return invalid("data.table.labels", "empty; give the file of class indices, one per row")
+		return invalid("data.table.labels", "empty (give the file of class indices, one per row)")
 	}
 	if err := checkClassNames("data.table.class_names", t.ClassNames); err != nil {
 		return err
 	}
 	if t.SplitFile == "" {
-		return checkFloat("data.table.test_fraction", t.TestFraction, "in (0, 0.9] (or give data.table.split_file)",
+		return checkFloat("data.table.test_fraction", t.TestFraction, "in (0, 0.9], or give data.table.split_file",
 			t.TestFraction > 0 && t.TestFraction <= 0.9)
 	}
 	return nil
@@ -53,7 +53,7 @@ func checkFormat(key, format, file string) error {
 		case ".csv", ".npy":
 			return nil
 		}
-		return invalid(key, "empty and %q has neither a .csv nor a .npy extension; set the format to csv or npy", file)
+		return invalid(key, "empty and %q has neither a .csv nor a .npy extension (set the format to csv or npy)", file)
 	}
 	return oneOf(key, format, "csv", "npy")
 }
@@ -70,7 +70,7 @@ func checkClassNames(key string, names []string) error {
 		seen[n] = true
 	}
 	if len(names) == 1 {
-		return invalid(key, "a single class; a classifier needs at least 2")
+		return invalid(key, "a single class (a classifier needs at least 2)")
 	}
 	if len(names) > MaxClasses {
 		return invalid(key, "%d classes; at most %d are supported", len(names), MaxClasses)
@@ -96,7 +96,7 @@ func validateMel(key string, m *MelAudio) error {
 	return firstError(
 		checkInt(key+".sample_rate", m.SampleRate, ">= 1", m.SampleRate >= 1),
 		checkInt(key+".n_fft", m.NFFT, ">= 2", m.NFFT >= 2),
-		checkInt(key+".samples", m.Samples, fmt.Sprintf(">= n_fft (%d)", m.NFFT), m.Samples >= m.NFFT),
+		checkInt(key+".samples", m.Samples, fmt.Sprintf(">= n_fft, %d", m.NFFT), m.Samples >= m.NFFT),
 		checkInt(key+".hop", m.Hop, ">= 1", m.Hop >= 1),
 		checkInt(key+".mels", m.Mels, ">= 1", m.Mels >= 1),
 		checkFloat(key+".fmin", m.FMin, ">= 0", m.FMin >= 0 && finite(m.FMin)),
@@ -108,23 +108,23 @@ func validateMel(key string, m *MelAudio) error {
 func (c *Config) validateManifest() error {
 	mf := &c.Data.Manifest
 	if mf.File == "" {
-		return invalid("data.manifest.file", "empty; give the manifest CSV (relative to data.root)")
+		return invalid("data.manifest.file", "empty (give the manifest CSV, relative to data.root)")
 	}
 	for _, col := range []struct{ key, v string }{
 		{"data.manifest.id_column", mf.IDColumn}, {"data.manifest.label_column", mf.LabelColumn}, {"data.manifest.split_column", mf.SplitColumn},
 	} {
 		if col.v == "" {
-			return invalid(col.key, "empty; name the manifest column")
+			return invalid(col.key, "empty (name the manifest column)")
 		}
 	}
 	if err := checkClassNames("data.manifest.class_names", mf.ClassNames); err != nil {
 		return err
 	}
 	if len(mf.Modalities) == 0 {
-		return invalid("data.manifest.modalities", "empty; list each modality as {name: NAME, type: image|audio|npy, ...}")
+		return invalid("data.manifest.modalities", "empty (list each modality as {name: NAME, type: image|audio|npy, ...})")
 	}
 	if len(mf.Modalities) > MaxModalities {
-		return invalid("data.manifest.modalities", "%d modalities; at most %d are supported", len(mf.Modalities), MaxModalities)
+		return invalid("data.manifest.modalities", "%d modalities (at most %d are supported)", len(mf.Modalities), MaxModalities)
 	}
 	seen := map[string]bool{}
 	for i := range mf.Modalities {
@@ -134,7 +134,7 @@ func (c *Config) validateManifest() error {
 			return err
 		}
 		if seen[m.Name] {
-			return invalid(key+".name", "%q is used twice; give every modality its own name", m.Name)
+			return invalid(key+".name", "%q is used twice (give every modality its own name)", m.Name)
 		}
 		seen[m.Name] = true
 		switch m.Type {
@@ -169,7 +169,7 @@ func (c *Config) validateManifest() error {
 			}
 		case "npy":
 			if len(m.Shape) == 0 {
-				return invalid(key+".shape", "empty; give the shape of each file's array, e.g. [64] or [1, 32, 32]")
+				return invalid(key+".shape", "empty (give the shape of each file's array, e.g. [64] or [1, 32, 32])")
 			}
 			for j, d := range m.Shape {
 				if err := checkInt(fmt.Sprintf("%s.shape[%d]", key, j), d, ">= 1", d >= 1); err != nil {

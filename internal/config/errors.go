@@ -94,7 +94,7 @@ func quoteList(names []string) string {
 
 // oneOf is the error of a string key whose value is not one of valid.
 func oneOf(key, got string, valid ...string) *Error {
-	return invalid(key, "%q is not supported; use one of %s", got, quoteList(valid))
+	return invalid(key, "%q is not supported (use one of %s)", got, quoteList(valid))
 }
 
 // suggest returns the candidate closest to key by edit distance when it is close enough, or

@@ -45,7 +45,12 @@ func EnvName(key string) string {
 
 // Load merges Default(), the YAML file, the DMRNET_* environment variables and the --set
 // overrides (in increasing precedence) into a Config, decodes it strictly (unknown keys and
-// values of the wrong type are errors) and validates it.
+// values of the wrong type are errors) and validates it. One key is the exception:
+// DMRNET_DATA_ROOT is the data root of a file that does not set data.root, and a data.root
+// written in the file wins over it (--set data.root wins over both).
+//
+// An empty file (nothing but blanks and comments) is an error: it is almost always the wrong
+// file, and would silently train the built-in synthetic default.
 //
 // Values from the environment and from --set are YAML: "3", "0.01", "false", "[64, 32]" and
 // "{a: 1, a+b: 2}" are an integer, a number, a boolean, a list and a mapping; text that is
@@ -76,6 +81,12 @@ func Load(opts LoadOptions) (Config, error) {
 	env, err := envSettings(environ)
 	if err != nil {
 		return Config{}, err
+	}
+	// DMRNET_DATA_ROOT says where this machine keeps the data sets: it is the root of
+	// configurations that do not choose one, and does not override a data.root the file
+	// sets (such as configs/manifest-example.yaml's ".", whose data is in the repository).
+	if hasPath(file, "data.root") {
+		env = slices.DeleteFunc(env, func(s setting) bool { return s.key == "data.root" })
 	}
 	sets, err := setSettings(opts.Sets)
 	if err != nil {
@@ -155,7 +166,7 @@ func readFile(path string) (map[string]any, error) {
 			cause = pe.Err
 		}
 		return nil, &Error{Source: path, Err: err,
-			Msg: fmt.Sprintf("cannot read the configuration file: %v; check the path", cause)}
+			Msg: fmt.Sprintf("cannot read the configuration file: %v (check the path)", cause)}
 	}
 	return parseFile(path, data)
 }
@@ -169,20 +180,20 @@ func parseFile(path string, data []byte) (map[string]any, error) {
 			e.Line, _ = strconv.Atoi(m[1])
 			msg = m[2]
 		}
-		e.Msg = "YAML syntax error: " + strings.TrimPrefix(msg, "yaml: ") + "; fix the file's YAML"
+		e.Msg = "YAML syntax error: " + strings.TrimPrefix(msg, "yaml: ") + " (fix the file's YAML)"
 		return e
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err == io.EOF {
-		return nil, nil
+		return nil, &Error{Source: path, Msg: "the configuration file is empty (check the file name, or write {} in it to use every default)"}
 	} else if err != nil {
 		return nil, syntax(err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, &Error{Source: path, Line: extra.Line,
-			Msg: "a second YAML document; keep the configuration in one document (remove the '---')"}
+			Msg: "a second YAML document (keep the configuration in one document: remove the '---')"}
 	} else if err != io.EOF {
 		return nil, syntax(err)
 	}
@@ -232,10 +243,10 @@ func setSettings(sets []string) ([]setting, error) {
 		key := strings.TrimSpace(k)
 		switch {
 		case key == "":
-			return nil, &Error{Source: source, Msg: "missing key; write --set KEY=VALUE"}
+			return nil, &Error{Source: source, Msg: "missing key (write --set KEY=VALUE)"}
 		case !ok:
 			return nil, &Error{Source: source, Key: key,
-				Msg: fmt.Sprintf("missing '=' after key %q; write --set %s=VALUE", key, key)}
+				Msg: fmt.Sprintf("missing '=' after key %q (write --set %s=VALUE)", key, key)}
 		}
 		t, err := resolve(key)
 		if err != nil {

@@ -109,9 +109,17 @@ dropout:
 				eq(t, "train.epochs", c.Train.Epochs, 30)
 				eq(t, "optim.lr", c.Optim.LR, 0.01)
 				eq(t, "out", c.Out, "/tmp/x")
-				eq(t, "data.root", c.Data.Root, "/env/data")
 				eq(t, "train.batch_size", c.Train.BatchSize, 16)
+				// the one exception: a data.root written in the file wins over DMRNET_DATA_ROOT
+				eq(t, "data.root", c.Data.Root, "/data/file")
 			}},
+		{name: "DMRNET_DATA_ROOT is the root of a file without data.root", file: "train: {epochs: 3}\n",
+			env:   []string{"DMRNET_DATA_ROOT=/env/data"},
+			check: func(t *testing.T, c Config) { eq(t, "data.root", c.Data.Root, "/env/data") }},
+		{name: "DMRNET_DATA_ROOT without a file", env: []string{"DMRNET_DATA_ROOT=/env/data"},
+			check: func(t *testing.T, c Config) { eq(t, "data.root", c.Data.Root, "/env/data") }},
+		{name: "set data.root beats file and env", file: file, env: []string{"DMRNET_DATA_ROOT=/env/data"}, sets: []string{"data.root=/set"},
+			check: func(t *testing.T, c Config) { eq(t, "data.root", c.Data.Root, "/set") }},
 		{name: "set beats env", file: file,
 			env:  []string{"DMRNET_TRAIN_EPOCHS=30", "DMRNET_TRAIN_BATCH_SIZE=32"},
 			sets: []string{"train.epochs=3", "model.pme=false", "loss.beta=0"},
@@ -202,7 +210,7 @@ dropout:
 				eq(t, "model.pme", c.Model.PME, false)
 				eq(t, "loss.beta", c.Loss.Beta, 0.0)
 			}},
-		{name: "empty file", file: "# nothing\n",
+		{name: "empty mapping", file: "{}\n",
 			check: func(t *testing.T, c Config) { eq(t, "config", c, Default()) }},
 		{name: "null sections and lists", file: "train:\nvariant:\ndata: {synthetic: {class_names: ~}}\n",
 			check: func(t *testing.T, c Config) { eq(t, "config", c, Default()) }},
@@ -223,6 +231,19 @@ dropout:
 			}
 			tc.check(t, c)
 		})
+	}
+}
+
+// TestEmptyFile checks that a configuration file without any content is an error naming the
+// file: it would otherwise silently train the built-in synthetic default.
+func TestEmptyFile(t *testing.T) {
+	for _, content := range []string{"", "\n\n", "# nothing\n", "  # only a comment\n   \n"} {
+		path := writeFile(t, content)
+		_, err := Load(LoadOptions{File: path, Environ: []string{}})
+		want := path + ": the configuration file is empty (check the file name, or write {} in it to use every default)"
+		if err == nil || err.Error() != want || !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: got %v\nwant %s", content, err, want)
+		}
 	}
 }
 
@@ -267,7 +288,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "unknown key in list element", file: "data:\n  synthetic:\n    modalities: [{name: a, dims: 3}]\n",
 			want: []string{"FILE:3: ", `unknown key "data.synthetic.modalities[0].dims"`}},
 		{name: "duplicate key", file: "train:\n  epochs: 3\n  epochs: 4\n",
-			want: []string{"FILE:3: ", "train.epochs: defined twice (first at line 2)"}},
+			want: []string{"FILE:3: ", "train.epochs: defined twice, first at line 2 (keep one)"}},
 		{name: "string for int", file: "train:\n  epochs: ten\n",
 			want: []string{"FILE:2: ", `train.epochs: cannot use "ten" as an integer`}},
 		{name: "float for int", file: "train:\n  epochs: 2.5\n",
@@ -279,9 +300,9 @@ func TestLoadErrors(t *testing.T) {
 		{name: "string for bool", file: "model:\n  pme: yes\n",
 			want: []string{"FILE:2: ", `model.pme: cannot use "yes" as a boolean`}},
 		{name: "missing value", file: "train:\n  epochs:\n",
-			want: []string{"FILE:2: ", "train.epochs: missing value; set an integer"}},
+			want: []string{"FILE:2: ", "train.epochs: missing value (set an integer)"}},
 		{name: "scalar for list", file: "model:\n  encoder:\n    layers: 64\n",
-			want: []string{"FILE:3: ", `model.encoder.layers: cannot use "64" as a list; write a list such as [64]`}},
+			want: []string{"FILE:3: ", `model.encoder.layers: cannot use "64" as a list (write a list such as [64])`}},
 		{name: "list for scalar", file: "train:\n  epochs: [1]\n",
 			want: []string{"FILE:2: ", "train.epochs: cannot use a list as an integer"}},
 		{name: "scalar for section", file: "train: 3\n",
@@ -317,7 +338,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "env unknown key in value", env: []string{"DMRNET_TRAIN_EPOCHS=3", "DMRNET_DROPOUT_PROBS={a: x}"},
 			want: []string{`DMRNET_DROPOUT_PROBS: dropout.probs.a: cannot use "x" as a number`}},
 		{name: "validation after merge", sets: []string{"optim.lr=0"},
-			want: []string{"optim.lr: 0 is out of range; set a value > 0"}},
+			want: []string{"optim.lr: 0 is out of range (set a value > 0, finite)"}},
 		{name: "unknown modality in encoders", sets: []string{"model.encoders.rgb.layers=[32]"},
 			want: []string{`model.encoders.rgb: "rgb" is not a modality of the data set`}},
 	} {

@@ -114,9 +114,9 @@ func unknownKey(key string, t reflect.Type, prefix string) *Error {
 	if s := suggest(key, candidates); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	} else if prefix == "" {
-		msg += "; top-level keys are " + strings.Join(fieldKeys(t), ", ")
+		msg += " (top-level keys are " + strings.Join(fieldKeys(t), ", ") + ")"
 	} else {
-		msg += fmt.Sprintf("; keys under %q are %s", prefix, strings.Join(fieldKeys(t), ", "))
+		msg += fmt.Sprintf(" (keys under %q are %s)", prefix, strings.Join(fieldKeys(t), ", "))
 	}
 	return &Error{Key: key, Msg: msg}
 }
@@ -126,11 +126,11 @@ func checkMapKey(prefix, name string) *Error {
 	key := join(prefix, name)
 	switch {
 	case name == "":
-		return invalid(prefix, "empty key; name a modality (or a combination such as \"a+b\")")
+		return invalid(prefix, "empty key (name a modality, or a combination such as \"a+b\")")
 	case strings.ContainsAny(name, ". \t"):
-		return invalid(key, "key %q must not contain '.' or blanks; use the modality names of the data set", name)
+		return invalid(key, "key %q must not contain '.' or blanks (use the modality names of the data set)", name)
 	case strings.ToLower(name) != name:
-		return invalid(key, "key %q has upper-case letters; keys are case-insensitive, so modality names must be lower case: write %q", name, strings.ToLower(name))
+		return invalid(key, "key %q has upper-case letters (keys are case-insensitive, so modality names must be lower case: write %q)", name, strings.ToLower(name))
 	}
 	return nil
 }
@@ -153,7 +153,7 @@ func resolve(key string) (reflect.Type, error) {
 			}
 			t = t.Elem()
 		case reflect.Slice:
-			return nil, invalid(prefix, "is a list and has no sub-key %q; set the whole list, e.g. %s=[...]", seg, prefix)
+			return nil, invalid(prefix, "is a list and has no sub-key %q (set the whole list, e.g. %s=[...])", seg, prefix)
 		default:
 			return nil, &Error{Key: key, Msg: fmt.Sprintf("unknown key %q: %s is a single value and has no sub-keys", key, prefix)}
 		}
@@ -276,9 +276,9 @@ func plainValue(n *yaml.Node, t reflect.Type, key string) (any, error) {
 		switch {
 		case n.Kind != yaml.ScalarNode:
 		case t.Kind() == reflect.Slice:
-			e.Msg += fmt.Sprintf("; write a list such as [%s]", n.Value)
+			e.Msg += fmt.Sprintf(" (write a list such as [%s])", n.Value)
 		case t.Kind() == reflect.Struct || t.Kind() == reflect.Map:
-			e.Msg += "; write a mapping such as {key: value}"
+			e.Msg += " (write a mapping such as {key: value})"
 		}
 		e.Line = n.Line
 		return e
@@ -303,7 +303,7 @@ func plainValue(n *yaml.Node, t reflect.Type, key string) (any, error) {
 				return nil, e
 			}
 			if line, dup := seen[name]; dup {
-				e := invalid(sub, "defined twice (first at line %d); keep one", line)
+				e := invalid(sub, "defined twice, first at line %d (keep one)", line)
 				e.Line = kn.Line
 				return nil, e
 			}
@@ -352,7 +352,7 @@ func plainValue(n *yaml.Node, t reflect.Type, key string) (any, error) {
 		return "", nil
 	}
 	if null {
-		e := invalid(key, "missing value; set %s", typeName(t))
+		e := invalid(key, "missing value (set %s)", typeName(t))
 		e.Line = n.Line
 		return nil, e
 	}
@@ -403,7 +403,7 @@ func parseValue(text string, t reflect.Type, key string) (any, error) {
 		return text, nil
 	}
 	if err != nil {
-		return nil, invalid(key, "cannot parse %q as YAML (%s); quote strings and write lists as [a, b] and mappings as {k: v}",
+		return nil, invalid(key, "cannot parse %q as YAML: %s (quote strings, and write lists as [a, b] and mappings as {k: v})",
 			text, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	return plainValue(&n, t, key)

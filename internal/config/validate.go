@@ -41,7 +41,7 @@ func (c *Config) Validate() error {
 		c.Model.Encoders = encoders
 	}
 	if c.Out == "" {
-		return invalid("out", "empty; set the run directory, e.g. --set out=runs/x")
+		return invalid("out", "empty (set the run directory, e.g. --set out=runs/x)")
 	}
 	for _, check := range []func() error{
 		c.validateData, c.validateModel, c.validateLoss, c.validateHard, c.validateDropout,
@@ -72,7 +72,7 @@ func (c *Config) applyVariant() error {
 		c.Dropout.Mode = "none"
 		c.Dropout.Probs = nil
 	default:
-		return invalid("variant", "%q is not a variant; use one of %s, or leave it empty", c.Variant,
+		return invalid("variant", "%q is not a variant (use one of %s, or leave it empty)", c.Variant,
 			quoteList([]string{"dmrnet", "dmrnet-loss", "no-hcr", "no-kl", "deterministic", "no-dropout"}))
 	}
 	return nil
@@ -148,14 +148,14 @@ func (c *Config) EncoderFor(name string) Encoder {
 // their modalities are known.
 func (c *Config) CheckModalities(names []string) error {
 	if len(names) == 0 || len(names) > MaxModalities {
-		return invalid("data", "the data set has %d modalities; it needs 1 to %d", len(names), MaxModalities)
+		return invalid("data", "the data set has %d modalities (it needs 1 to %d)", len(names), MaxModalities)
 	}
 	index := make(map[string]int, len(names))
 	for i, n := range names {
 		index[n] = i
 	}
 	unknown := func(key, name string) error {
-		msg := fmt.Sprintf("%q is not a modality of the data set; use one of %s", name, quoteList(names))
+		msg := fmt.Sprintf("%q is not a modality of the data set (use one of %s)", name, quoteList(names))
 		if s := suggest(name, names); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}
@@ -174,22 +174,22 @@ func (c *Config) CheckModalities(names []string) error {
 			i, ok := index[part]
 			switch {
 			case part == "":
-				return invalid(key, "combination %q has an empty modality name; join modality names with '+', e.g. %q",
+				return invalid(key, "combination %q has an empty modality name (join modality names with '+', e.g. %q)",
 					combo, strings.Join(names[:min(2, len(names))], "+"))
 			case !ok:
 				return unknown(key, part)
 			case set&(1<<i) != 0:
-				return invalid(key, "combination %q names %q twice; name each modality once", combo, part)
+				return invalid(key, "combination %q names %q twice (name each modality once)", combo, part)
 			}
 			set |= 1 << i
 		}
 		if other, dup := seen[set]; dup {
-			return invalid(key, "combination %q is the same as %q; keep one of them", combo, other)
+			return invalid(key, "combination %q is the same as %q (keep one of them)", combo, other)
 		}
 		seen[set] = combo
 	}
 	if maxK := 1<<len(names) - 1; c.Hard.K > maxK {
-		return invalid("hard.k", "%d is out of range; set a value in [0, %d] (the 2^M-1 combinations of M=%d modalities; 0 means ceil((2^M-1)/3))",
+		return invalid("hard.k", "%d is out of range (set a value in [0, %d], the 2^M-1 combinations of M=%d modalities, or 0 for ceil((2^M-1)/3))",
 			c.Hard.K, maxK, len(names))
 	}
 	return nil
@@ -200,7 +200,7 @@ func checkInt(key string, x int, want string, ok bool) error {
 	if ok {
 		return nil
 	}
-	return invalid(key, "%d is out of range; set a value %s", x, want)
+	return invalid(key, "%d is out of range (set a value %s)", x, want)
 }
 
 // checkFloat is the error of the number key x, or nil when ok and x is not NaN.
@@ -208,7 +208,7 @@ func checkFloat(key string, x float64, want string, ok bool) error {
 	if ok && !math.IsNaN(x) {
 		return nil
 	}
-	return invalid(key, "%s is out of range; set a value %s", formatFloat(x), want)
+	return invalid(key, "%s is out of range (set a value %s)", formatFloat(x), want)
 }
 
 // formatFloat formats x as the shortest decimal that reads back as x.
@@ -254,27 +254,27 @@ func (c *Config) validateSynthetic() error {
 	const p = "data.synthetic."
 	if err := firstError(
 		checkInt(p+"classes", s.Classes, fmt.Sprintf("in [2, %d]", MaxClasses), s.Classes >= 2 && s.Classes <= MaxClasses),
-		checkInt("data.live_class", c.Data.LiveClass, fmt.Sprintf("in [0, %d) (data.synthetic.classes = %d)", s.Classes, s.Classes),
+		checkInt("data.live_class", c.Data.LiveClass, fmt.Sprintf("from 0 to %d, for the %d classes of data.synthetic.classes", s.Classes-1, s.Classes),
 			c.Data.LiveClass < s.Classes),
-		checkInt(p+"train", s.Train, fmt.Sprintf(">= %d (2 per class)", 2*s.Classes), s.Train >= 2*s.Classes),
+		checkInt(p+"train", s.Train, fmt.Sprintf(">= %d, 2 per class", 2*s.Classes), s.Train >= 2*s.Classes),
 		checkInt(p+"test", s.Test, ">= 1", s.Test >= 1),
 	); err != nil {
 		return err
 	}
 	if n := len(s.ClassNames); n != 0 && n != s.Classes {
-		return invalid(p+"class_names", "%d names for %d classes; give one name per class or none", n, s.Classes)
+		return invalid(p+"class_names", "%d names for %d classes (give one name per class or none)", n, s.Classes)
 	}
 	for i, name := range s.ClassNames {
 		key := fmt.Sprintf("%sclass_names[%d]", p, i)
 		if name == "" {
-			return invalid(key, "empty class name; name every class")
+			return invalid(key, "empty class name (name every class)")
 		}
 		if j := slices.Index(s.ClassNames, name); j < i {
-			return invalid(key, "%q repeats class_names[%d]; class names must be unique", name, j)
+			return invalid(key, "%q repeats class_names[%d] (class names must be unique)", name, j)
 		}
 	}
 	if n := len(s.Modalities); n < 1 || n > MaxModalities {
-		return invalid(p+"modalities", "%d modalities; give 1 to %d", n, MaxModalities)
+		return invalid(p+"modalities", "%d modalities (give 1 to %d)", n, MaxModalities)
 	}
 	for i, m := range s.Modalities {
 		key := fmt.Sprintf("%smodalities[%d]", p, i)
@@ -283,12 +283,12 @@ func (c *Config) validateSynthetic() error {
 		}
 		for j := range i {
 			if s.Modalities[j].Name == m.Name {
-				return invalid(key+".name", "%q repeats modalities[%d]; modality names must be unique", m.Name, j)
+				return invalid(key+".name", "%q repeats modalities[%d] (modality names must be unique)", m.Name, j)
 			}
 		}
 		if err := firstError(
 			checkInt(key+".dim", m.Dim, ">= 1", m.Dim >= 1),
-			checkFloat(key+".signal", m.Signal, ">= 0 (finite)", m.Signal >= 0 && finite(m.Signal)),
+			checkFloat(key+".signal", m.Signal, ">= 0, finite", m.Signal >= 0 && finite(m.Signal)),
 		); err != nil {
 			return err
 		}
@@ -302,10 +302,10 @@ func checkModalityName(key, name string) error {
 	case modalityName.MatchString(name):
 		return nil
 	case name != "" && strings.ToLower(name) != name:
-		return invalid(key, "%q has upper-case letters; modality names must be lower case (they are keys of model.encoders and dropout.probs, which are case-insensitive): write %q",
+		return invalid(key, "%q has upper-case letters (write %q: modality names are keys of model.encoders and dropout.probs, which are case-insensitive, so they must be lower case)",
 			name, strings.ToLower(name))
 	}
-	return invalid(key, "%q is not a valid modality name; use lower-case letters, digits, '_' and '-', starting with a letter or digit (%s)",
+	return invalid(key, "%q is not a valid modality name (use lower-case letters, digits, '_' and '-', starting with a letter or digit: %s)",
 		name, modalityName)
 }
 
@@ -329,8 +329,8 @@ func (c *Config) validateModel() error {
 	}
 	if err := firstError(
 		checkFloat("model.bn_momentum", m.BNMomentum, "in (0, 1]", m.BNMomentum > 0 && m.BNMomentum <= 1),
-		checkFloat("model.bn_eps", m.BNEps, "> 0 (finite)", m.BNEps > 0 && finite(m.BNEps)),
-		checkFloat("model.aux_heads.weight", m.AuxHeads.Weight, ">= 0 (0: no auxiliary heads)", m.AuxHeads.Weight >= 0 && finite(m.AuxHeads.Weight)),
+		checkFloat("model.bn_eps", m.BNEps, "> 0, finite", m.BNEps > 0 && finite(m.BNEps)),
+		checkFloat("model.aux_heads.weight", m.AuxHeads.Weight, ">= 0, 0 for no auxiliary heads", m.AuxHeads.Weight >= 0 && finite(m.AuxHeads.Weight)),
 		checkFloat("model.ensemble.fused", m.Ensemble.Fused, ">= 0", m.Ensemble.Fused >= 0 && finite(m.Ensemble.Fused)),
 		checkFloat("model.ensemble.aux", m.Ensemble.Aux, ">= 0", m.Ensemble.Aux >= 0 && finite(m.Ensemble.Aux)),
 	); err != nil {
@@ -356,7 +356,7 @@ func validateEncoder(key string, e Encoder) error {
 	switch e.Type {
 	case "mlp":
 		if len(e.Layers) == 0 {
-			return invalid(key+".layers", "empty; give the widths of the hidden blocks, e.g. [128, 64]")
+			return invalid(key+".layers", "empty (give the widths of the hidden blocks, e.g. [128, 64])")
 		}
 		for i, w := range e.Layers {
 			if err := checkInt(fmt.Sprintf("%s.layers[%d]", key, i), w, ">= 1", w >= 1); err != nil {
@@ -366,7 +366,7 @@ func validateEncoder(key string, e Encoder) error {
 		return nil
 	case "conv":
 		if len(e.Channels) == 0 {
-			return invalid(key+".channels", "empty; a conv encoder needs the output channels of its blocks, e.g. [16, 32]")
+			return invalid(key+".channels", "empty (a conv encoder needs the output channels of its blocks, e.g. [16, 32])")
 		}
 		for i, ch := range e.Channels {
 			if err := checkInt(fmt.Sprintf("%s.channels[%d]", key, i), ch, ">= 1", ch >= 1); err != nil {
@@ -374,7 +374,7 @@ func validateEncoder(key string, e Encoder) error {
 			}
 		}
 		if len(e.Layers) == 0 {
-			return invalid(key+".layers", "empty; a conv encoder needs the widths of its Linear layers after flattening, e.g. [64]")
+			return invalid(key+".layers", "empty (a conv encoder needs the widths of its Linear layers after flattening, e.g. [64])")
 		}
 		for i, w := range e.Layers {
 			if err := checkInt(fmt.Sprintf("%s.layers[%d]", key, i), w, ">= 1", w >= 1); err != nil {
@@ -393,14 +393,14 @@ func validateEncoder(key string, e Encoder) error {
 func (c *Config) validateLoss() error {
 	l := &c.Loss
 	return firstError(
-		checkFloat("loss.alpha", l.Alpha, ">= 0 (finite)", l.Alpha >= 0 && finite(l.Alpha)),
-		checkFloat("loss.beta", l.Beta, ">= 0 (finite)", l.Beta >= 0 && finite(l.Beta)),
+		checkFloat("loss.alpha", l.Alpha, ">= 0, finite", l.Alpha >= 0 && finite(l.Alpha)),
+		checkFloat("loss.beta", l.Beta, ">= 0, finite", l.Beta >= 0 && finite(l.Beta)),
 	)
 }
 
 func (c *Config) validateHard() error {
 	h := &c.Hard
-	if err := checkInt("hard.k", h.K, ">= 0 (0 means ceil((2^M-1)/3))", h.K >= 0); err != nil {
+	if err := checkInt("hard.k", h.K, ">= 0, or 0 for ceil((2^M-1)/3)", h.K >= 0); err != nil {
 		return err
 	}
 	switch h.By {
@@ -420,10 +420,10 @@ func (c *Config) validateHard() error {
 		return err
 	}
 	if c.Loss.Beta > 0 && h.WarmupEpochs < 1 {
-		return invalid("hard.warmup_epochs", "is 0, but loss.beta=%s needs at least one warm-up epoch to mine the hard set; set hard.warmup_epochs >= 1 or loss.beta=0", formatFloat(c.Loss.Beta))
+		return invalid("hard.warmup_epochs", "is 0, but loss.beta=%s needs at least one warm-up epoch to mine the hard set (set hard.warmup_epochs >= 1 or loss.beta=0)", formatFloat(c.Loss.Beta))
 	}
 	if c.Loss.Beta > 0 && h.By == "variance" && !c.Model.PME {
-		return invalid("hard.by", "is variance, but model.pme=false predicts no variance; use hard.by=loss, model.pme=true or loss.beta=0")
+		return invalid("hard.by", "is variance, but model.pme=false predicts no variance (use hard.by=loss, model.pme=true or loss.beta=0)")
 	}
 	return nil
 }
@@ -433,7 +433,7 @@ func (c *Config) validateDropout() error {
 	switch d.Mode {
 	case "uniform", "none":
 		if len(d.Probs) > 0 {
-			return invalid("dropout.probs", "given with dropout.mode %q; set dropout.mode=explicit or remove dropout.probs", d.Mode)
+			return invalid("dropout.probs", "given with dropout.mode %q (set dropout.mode=explicit or remove dropout.probs)", d.Mode)
 		}
 		return nil
 	case "explicit":
@@ -441,18 +441,18 @@ func (c *Config) validateDropout() error {
 		return oneOf("dropout.mode", d.Mode, "uniform", "none", "explicit")
 	}
 	if len(d.Probs) == 0 {
-		return invalid("dropout.probs", "empty with dropout.mode \"explicit\"; give a weight per combination, e.g. {a: 1, a+b: 2}")
+		return invalid("dropout.probs", "empty with dropout.mode \"explicit\" (give a weight per combination, e.g. {a: 1, a+b: 2})")
 	}
 	sum := 0.0
 	for _, combo := range slices.Sorted(maps.Keys(d.Probs)) {
 		w := d.Probs[combo]
-		if err := checkFloat("dropout.probs."+combo, w, ">= 0 (finite)", w >= 0 && finite(w)); err != nil {
+		if err := checkFloat("dropout.probs."+combo, w, ">= 0, finite", w >= 0 && finite(w)); err != nil {
 			return err
 		}
 		sum += w
 	}
 	if !(sum > 0) || !finite(sum) {
-		return invalid("dropout.probs", "the weights sum to %s; give at least one combination a positive weight", formatFloat(sum))
+		return invalid("dropout.probs", "the weights sum to %s (give at least one combination a positive weight)", formatFloat(sum))
 	}
 	return nil
 }
@@ -465,19 +465,19 @@ func (c *Config) validateOptim() error {
 		return oneOf("optim.name", o.Name, "adam", "sgd")
 	}
 	if err := firstError(
-		checkFloat("optim.lr", o.LR, "> 0 (finite)", o.LR > 0 && finite(o.LR)),
+		checkFloat("optim.lr", o.LR, "> 0, finite", o.LR > 0 && finite(o.LR)),
 		checkFloat("optim.beta1", o.Beta1, "in [0, 1)", o.Beta1 >= 0 && o.Beta1 < 1),
 		checkFloat("optim.beta2", o.Beta2, "in [0, 1)", o.Beta2 >= 0 && o.Beta2 < 1),
-		checkFloat("optim.eps", o.Eps, "> 0 (finite)", o.Eps > 0 && finite(o.Eps)),
+		checkFloat("optim.eps", o.Eps, "> 0, finite", o.Eps > 0 && finite(o.Eps)),
 		checkFloat("optim.momentum", o.Momentum, "in [0, 1)", o.Momentum >= 0 && o.Momentum < 1),
 	); err != nil {
 		return err
 	}
 	if o.Nesterov && (o.Name != "sgd" || o.Momentum <= 0) {
-		return invalid("optim.nesterov", "true needs optim.name=sgd and optim.momentum > 0 (got %q, momentum %s); set optim.nesterov=false",
+		return invalid("optim.nesterov", "true needs optim.name=sgd and optim.momentum > 0, not %q with momentum %s (set optim.nesterov=false)",
 			o.Name, formatFloat(o.Momentum))
 	}
-	return checkFloat("optim.weight_decay", o.WeightDecay, ">= 0 (finite)", o.WeightDecay >= 0 && finite(o.WeightDecay))
+	return checkFloat("optim.weight_decay", o.WeightDecay, ">= 0, finite", o.WeightDecay >= 0 && finite(o.WeightDecay))
 }
 
 func (c *Config) validateSchedule() error {
@@ -486,8 +486,8 @@ func (c *Config) validateSchedule() error {
 	case "constant", "cosine":
 	case "step":
 		if err := firstError(
-			checkInt("schedule.step_size", s.StepSize, ">= 1 (schedule step)", s.StepSize >= 1),
-			checkFloat("schedule.gamma", s.Gamma, "in (0, 1] (schedule step)", s.Gamma > 0 && s.Gamma <= 1),
+			checkInt("schedule.step_size", s.StepSize, ">= 1, the epochs between steps", s.StepSize >= 1),
+			checkFloat("schedule.gamma", s.Gamma, "in (0, 1], the factor of each step", s.Gamma > 0 && s.Gamma <= 1),
 		); err != nil {
 			return err
 		}
@@ -517,17 +517,17 @@ func (c *Config) validateTrain() error {
 	}
 	if err := firstError(
 		checkInt("train.eval_batch_size", t.EvalBatchSize, ">= 1", t.EvalBatchSize >= 1),
-		checkInt("train.patience", t.Patience, ">= 0 (0 disables early stopping)", t.Patience >= 0),
+		checkInt("train.patience", t.Patience, ">= 0, or 0 for no early stopping", t.Patience >= 0),
 		checkInt("train.keep_checkpoints", t.KeepCheckpoints, ">= 1 (the newest checkpoint is always kept)", t.KeepCheckpoints >= 1),
 	); err != nil {
 		return err
 	}
 	if v := c.Data.ValFraction; !(v > 0) {
 		if t.SelectBest {
-			return invalid("train.select_best", "true needs a validation split, but data.val_fraction is %s; set data.val_fraction (e.g. 0.1) or train.select_best=false", formatFloat(v))
+			return invalid("train.select_best", "true needs a validation split, but data.val_fraction is %s (set data.val_fraction, e.g. 0.1, or train.select_best=false)", formatFloat(v))
 		}
 		if t.Patience > 0 {
-			return invalid("train.patience", "%d needs a validation split, but data.val_fraction is %s; set data.val_fraction (e.g. 0.1) or train.patience=0", t.Patience, formatFloat(v))
+			return invalid("train.patience", "%d needs a validation split, but data.val_fraction is %s (set data.val_fraction, e.g. 0.1, or train.patience=0)", t.Patience, formatFloat(v))
 		}
 	}
 	return checkFloat("train.max_loss", t.MaxLoss, "> 0", t.MaxLoss > 0)

@@ -27,7 +27,7 @@ func TestValidateRules(t *testing.T) {
 		key    string // the key the error must start with; "" means valid
 		want   string // another substring of the error
 	}{
-		{"variant", func(c *Config) { c.Variant = "fast" }, "variant", `"fast" is not a variant; use one of "dmrnet"`},
+		{"variant", func(c *Config) { c.Variant = "fast" }, "variant", `"fast" is not a variant (use one of "dmrnet"`},
 		{"out", func(c *Config) { c.Out = "" }, "out", "empty"},
 
 		{"data.kind", func(c *Config) { c.Data.Kind = "csv" }, "data.kind", `use one of "synthetic"`},
@@ -36,11 +36,11 @@ func TestValidateRules(t *testing.T) {
 		{"data.val_fraction NaN", func(c *Config) { c.Data.ValFraction = nan }, "data.val_fraction", "NaN"},
 		{"data.val_fraction max", func(c *Config) { c.Data.ValFraction = 0.9 }, "", ""},
 		{"data.live_class negative", func(c *Config) { c.Data.LiveClass = -1 }, "data.live_class", ">= 0"},
-		{"data.live_class too big", func(c *Config) { c.Data.LiveClass = 4 }, "data.live_class", "in [0, 4)"},
+		{"data.live_class too big", func(c *Config) { c.Data.LiveClass = 4 }, "data.live_class", "from 0 to 3, for the 4 classes"},
 		{"data.live_class last", func(c *Config) { c.Data.LiveClass = 3 }, "", ""},
 
 		{"classes", func(c *Config) { c.Data.Synthetic.Classes = 1; c.Data.Synthetic.Train = 10 }, "data.synthetic.classes", "in [2, 10000]"},
-		{"classes over MaxClasses", func(c *Config) { c.Data.Synthetic.Classes = MaxClasses + 1; c.Data.Synthetic.Train = 1 << 20 }, "data.synthetic.classes", "10001 is out of range; set a value in [2, 10000]"},
+		{"classes over MaxClasses", func(c *Config) { c.Data.Synthetic.Classes = MaxClasses + 1; c.Data.Synthetic.Train = 1 << 20 }, "data.synthetic.classes", "10001 is out of range (set a value in [2, 10000])"},
 		{"classes at MaxClasses", func(c *Config) { c.Data.Synthetic.Classes = MaxClasses; c.Data.Synthetic.Train = 2 * MaxClasses }, "", ""},
 		{"table class_names over MaxClasses", func(c *Config) {
 			c.Data.Kind = "table"
@@ -77,7 +77,7 @@ func TestValidateRules(t *testing.T) {
 		{"signal infinite", func(c *Config) { c.Data.Synthetic.Modalities[0].Signal = inf }, "data.synthetic.modalities[0].signal", "+Inf"},
 		{"signal zero", func(c *Config) { c.Data.Synthetic.Modalities[0].Signal = 0 }, "", ""},
 
-		{"encoder type", func(c *Config) { c.Model.Encoder.Type = "rnn" }, "model.encoder.type", `"rnn" is not supported; use one of "mlp", "conv"`},
+		{"encoder type", func(c *Config) { c.Model.Encoder.Type = "rnn" }, "model.encoder.type", `"rnn" is not supported (use one of "mlp", "conv")`},
 		{"encoder layers empty", func(c *Config) { c.Model.Encoder.Layers = nil }, "model.encoder.layers", "empty"},
 		{"encoder layer zero", func(c *Config) { c.Model.Encoder.Layers = []int{64, 0} }, "model.encoder.layers[1]", ">= 1"},
 		{"encoders unknown modality", func(c *Config) {
@@ -294,7 +294,7 @@ func TestCheckModalities(t *testing.T) {
 		wantText string
 	}{
 		{[]string{"rgb", "ir", "depth"}, "", ""},
-		{[]string{"ir", "depth"}, "model.encoders.rgb", `"rgb" is not a modality of the data set; use one of "ir", "depth"`},
+		{[]string{"ir", "depth"}, "model.encoders.rgb", `"rgb" is not a modality of the data set (use one of "ir", "depth")`},
 		{[]string{"rgb", "ir", "dept"}, "dropout.probs.depth", `did you mean "dept"?`},
 		{[]string{"rgb", "ir", "depth", "x"}, "", ""},
 		{nil, "data", "0 modalities"},

@@ -72,12 +72,12 @@ func LoadAVMNIST(spec AVMNISTSpec) (*Dataset, []StandardizeSpec, error) {
 			take, err2 = strconv.Atoi(parts[2])
 		}
 		if len(parts) != 3 || err1 != nil || err2 != nil || d < 0 || d > 9 || take < 0 {
-			return nil, nil, invalidf("%s: the file name is not {digit}_{speaker}_{take}.wav", filepath.Join(spec.AudioDir, name))
+			return nil, nil, invalidf("%s: the file name is not {digit}_{speaker}_{take}.wav (keep the FSDD recordings' names)", filepath.Join(spec.AudioDir, name))
 		}
 		clips = append(clips, fsddClip{file: name, digit: d, take: take})
 	}
 	if len(clips) == 0 {
-		return nil, nil, invalidf("%s holds no .wav files", spec.AudioDir)
+		return nil, nil, invalidf("%s: holds no .wav files (set data.avmnist.audio to the FSDD recordings directory, relative to data.root)", spec.AudioDir)
 	}
 	sort.Slice(clips, func(i, j int) bool { return clips[i].file < clips[j].file })
 
@@ -134,7 +134,7 @@ func LoadAVMNIST(spec AVMNISTSpec) (*Dataset, []StandardizeSpec, error) {
 				}
 				j := used[digit]
 				if j >= len(byDigit[digit]) {
-					return nil, invalidf("%s: not enough MNIST images of digit %d to pair with the clips", spec.MNISTDir, digit)
+					return nil, invalidf("%s: not enough MNIST images of digit %d to pair with the clips (use the complete MNIST files)", spec.MNISTDir, digit)
 				}
 				used[digit]++
 				sel = append(sel, c)

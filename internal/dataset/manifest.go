@@ -14,6 +14,7 @@ import (
 
 	"github.com/dmrnet/dmrnet/internal/audio"
 	"github.com/dmrnet/dmrnet/internal/combo"
+	"github.com/dmrnet/dmrnet/internal/fileerr"
 	"github.com/dmrnet/dmrnet/internal/imageio"
 	"github.com/dmrnet/dmrnet/internal/table"
 	"github.com/dmrnet/dmrnet/internal/wav"
@@ -129,7 +130,7 @@ func LoadManifest(spec ManifestSpec) (*Dataset, []StandardizeSpec, error) {
 		}
 	}
 	if len(train) == 0 || len(test) == 0 {
-		return nil, nil, invalidf("%s has %d train and %d test rows; both splits need samples", spec.Path, len(train), len(test))
+		return nil, nil, invalidf("%s has %d train and %d test rows (both splits need samples)", spec.Path, len(train), len(test))
 	}
 	d.Train = all.Subset(train, d.Modalities)
 	d.Test = all.Subset(test, d.Modalities)
@@ -179,7 +180,7 @@ func decodeFile(path string, mod ManifestModality, dst []float32, ex map[int]*au
 			return err
 		}
 		if len(t.Data) != len(dst) {
-			return fmt.Errorf("%s: array of shape %v (%d values), modality %q expects shape %v", path, t.Shape, len(t.Data), mod.Name, mod.Shape)
+			return fmt.Errorf("%s: array of shape %v (%d values), modality %q expects shape %v (save arrays of that shape, or set the modality's shape)", path, t.Shape, len(t.Data), mod.Name, mod.Shape)
 		}
 		for i, v := range t.Data {
 			f := float32(v)
@@ -309,14 +310,14 @@ func listNames(names []string) string {
 func readManifest(spec ManifestSpec) ([]manifestRow, []string, error) {
 	f, err := os.Open(spec.Path)
 	if err != nil {
-		return nil, nil, invalidf("manifest: %v", err)
+		return nil, nil, invalidf("manifest: %v", fileerr.Open(spec.Path, err))
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
 	if err != nil {
-		return nil, nil, invalidf("%s: cannot read the header row: %v", spec.Path, err)
+		return nil, nil, invalidf("%s: cannot read the header row: %v (start the manifest with a header: id, label, split and a column per modality)", spec.Path, err)
 	}
 	col := map[string]int{}
 	for i, h := range header {
@@ -362,20 +363,20 @@ func readManifest(spec ManifestSpec) ([]manifestRow, []string, error) {
 		}
 		line, _ := r.FieldPos(0)
 		if len(rec) != len(header) {
-			return nil, nil, invalidf("%s line %d: %d fields, the header has %d", spec.Path, line, len(rec), len(header))
+			return nil, nil, invalidf("%s line %d: %d fields, the header has %d (give every row one field per column, empty for a missing modality)", spec.Path, line, len(rec), len(header))
 		}
 		row := manifestRow{line: line, id: strings.TrimSpace(rec[idCol]), split: strings.ToLower(strings.TrimSpace(rec[splitCol]))}
 		if row.id == "" {
-			return nil, nil, invalidf("%s line %d: empty id", spec.Path, line)
+			return nil, nil, invalidf("%s line %d: empty id (give every sample an id)", spec.Path, line)
 		}
 		if prev, dup := seen[row.id]; dup {
-			return nil, nil, invalidf("%s line %d: id %q already used on line %d", spec.Path, line, row.id, prev)
+			return nil, nil, invalidf("%s line %d: id %q already used on line %d (give every sample its own id)", spec.Path, line, row.id, prev)
 		}
 		seen[row.id] = line
 		switch row.split {
 		case "train", "val", "test":
 		default:
-			return nil, nil, invalidf("%s line %d: split %q is not train, val or test", spec.Path, line, rec[splitCol])
+			return nil, nil, invalidf("%s line %d: split %q is not a split (use train, val or test)", spec.Path, line, rec[splitCol])
 		}
 		any := false
 		for m, mod := range spec.Modalities {
@@ -389,7 +390,7 @@ func readManifest(spec ManifestSpec) ([]manifestRow, []string, error) {
 			any = any || p != ""
 		}
 		if !any {
-			return nil, nil, invalidf("%s line %d (id %s): every modality is missing; a sample needs at least one", spec.Path, line, showText(row.id))
+			return nil, nil, invalidf("%s line %d (id %s): every modality is missing (a sample needs at least one)", spec.Path, line, showText(row.id))
 		}
 		label := strings.TrimSpace(rec[labelCol])
 		if label == "" {
@@ -399,7 +400,7 @@ func readManifest(spec ManifestSpec) ([]manifestRow, []string, error) {
 		labels = append(labels, label)
 	}
 	if len(rows) == 0 {
-		return nil, nil, invalidf("%s has no samples", spec.Path)
+		return nil, nil, invalidf("%s: no samples (add a row per sample below the header)", spec.Path)
 	}
 	classes := spec.ClassNames
 	if len(classes) == 0 {

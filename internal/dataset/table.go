@@ -64,7 +64,7 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 	labels, split := mats[0], mats[1]
 	n := labels.Rows
 	if labels.Cols != 1 {
-		return nil, nil, invalidf("%s: %d columns, a labels file needs one", spec.Labels, labels.Cols)
+		return nil, nil, invalidf("%s: %d columns, a labels file has one (give one class index per row)", spec.Labels, labels.Cols)
 	}
 	y, classes, err := tableLabels(spec.Labels, labels.Data, spec.ClassNames)
 	if err != nil {
@@ -75,7 +75,7 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 	for k, v := range spec.Views {
 		m := mats[2+k]
 		if m.Rows != n {
-			return nil, nil, invalidf("%s has %d rows, but %s has %d; the files of a table data set must have one row per sample, in the same order",
+			return nil, nil, invalidf("%s has %d rows, but %s has %d (the files of a table data set must have one row per sample, in the same order)",
 				v.Path, m.Rows, spec.Labels, n)
 		}
 		d.Modalities = append(d.Modalities, Modality{Name: v.Name, Shape: []int{m.Cols}})
@@ -105,7 +105,7 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 		trainIdx, testIdx = stratifiedSplit(y, spec.TestFraction, spec.SplitSeed)
 	}
 	if len(trainIdx) == 0 || len(testIdx) == 0 {
-		return nil, nil, invalidf("%s: the split leaves %d training and %d test samples; both must be non-empty", spec.Name, len(trainIdx), len(testIdx))
+		return nil, nil, invalidf("%s: the split leaves %d training and %d test samples (both must be non-empty)", spec.Name, len(trainIdx), len(testIdx))
 	}
 	d.Train = all.Subset(trainIdx, d.Modalities)
 	d.Test = all.Subset(testIdx, d.Modalities)

@@ -42,10 +42,10 @@ func (a Axis) label() string {
 func ParseAxis(s string) (Axis, error) {
 	k, text, ok := strings.Cut(s, "=")
 	if strings.TrimSpace(k) == "" {
-		return Axis{}, fmt.Errorf("grid %q: missing key; write --grid KEY=V1,V2,...", s)
+		return Axis{}, fmt.Errorf("grid %q: missing key (write --grid KEY=V1,V2,...)", s)
 	}
 	if !ok {
-		return Axis{}, fmt.Errorf("grid %q: missing '=' after the key; write --grid %s=V1,V2,...", s, strings.TrimSpace(k))
+		return Axis{}, fmt.Errorf("grid %q: missing '=' after the key (write --grid %s=V1,V2,...)", s, strings.TrimSpace(k))
 	}
 	key, err := ResolveKey(k)
 	if err != nil {
@@ -59,7 +59,7 @@ func ParseAxis(s string) (Axis, error) {
 	for i, v := range values {
 		switch {
 		case v == "":
-			return Axis{}, fmt.Errorf("grid %q: value %d of %d is empty; remove the extra separator", s, i+1, len(values))
+			return Axis{}, fmt.Errorf("grid %q: value %d of %d is empty (remove the extra separator)", s, i+1, len(values))
 		case seen[v]:
 			return Axis{}, fmt.Errorf("grid %q: duplicate value %q", s, v)
 		}
@@ -80,9 +80,9 @@ func ParseAxes(flags []string) ([]Axis, error) {
 		for _, b := range axes {
 			if a.Key == b.Key {
 				if a.label() == b.label() {
-					return nil, fmt.Errorf("grid key %q is given twice; list all its values in one --grid", a.label())
+					return nil, fmt.Errorf("grid key %q is given twice (list all its values in one --grid)", a.label())
 				}
-				return nil, fmt.Errorf("grid keys %q and %q both set %s; list all its values in one --grid", b.label(), a.label(), a.Key)
+				return nil, fmt.Errorf("grid keys %q and %q both set %s (list all its values in one --grid)", b.label(), a.label(), a.Key)
 			}
 		}
 		axes = append(axes, a)

@@ -86,13 +86,13 @@ func reserved(key string) bool { return key == "train.seed" || key == "out" }
 func ResolveKey(short string) (string, error) {
 	name := strings.ToLower(strings.TrimSpace(short))
 	if name == "" {
-		return "", fmt.Errorf("empty grid key; write --grid KEY=V1,V2,... with a configuration key such as loss.beta")
+		return "", fmt.Errorf("empty grid key (write --grid KEY=V1,V2,... with a configuration key such as loss.beta)")
 	}
 	if name == "seed" || name == "train.seed" {
-		return "", fmt.Errorf("grid key %q: training seeds are not a grid axis; list them with --seeds (the data set's seed data.synthetic.seed can be one)", short)
+		return "", fmt.Errorf("grid key %q: training seeds are not a grid axis (list them with --seeds, or make the data set's seed data.synthetic.seed an axis)", short)
 	}
 	if name == "out" {
-		return "", fmt.Errorf("grid key %q: the sweep sets out to each job's directory; choose the sweep's root with --out", short)
+		return "", fmt.Errorf("grid key %q: the sweep sets out to each job's directory (choose the sweep's root with --out)", short)
 	}
 	s, err := configSchema()
 	if err != nil {
@@ -129,15 +129,15 @@ func ResolveKey(short string) (string, error) {
 			if len(under) > 6 {
 				under = append(under[:5], "...")
 			}
-			return "", fmt.Errorf("grid key %q is a section, not a value; name one of its keys: %s", short, strings.Join(under, ", "))
+			return "", fmt.Errorf("grid key %q is a section, not a value (name one of its keys: %s)", short, strings.Join(under, ", "))
 		}
 		msg := fmt.Sprintf("grid key %q is not a configuration key", short)
 		if c := candidates(name, s.leaves); len(c) > 0 {
-			return "", fmt.Errorf("%s; did you mean %s?", msg, orList(c))
+			return "", fmt.Errorf("%s (did you mean %s?)", msg, orList(c))
 		}
-		return "", fmt.Errorf("%s; use a dotted key such as loss.beta or its last segment (beta)", msg)
+		return "", fmt.Errorf("%s (use a dotted key such as loss.beta, or its last segment, beta)", msg)
 	default:
-		return "", fmt.Errorf("grid key %q is ambiguous: %s; write the full key", short, orList(matches))
+		return "", fmt.Errorf("grid key %q is ambiguous: %s (write the full key)", short, orList(matches))
 	}
 }
 

@@ -39,11 +39,11 @@ func ParseShard(s string) (Shard, error) {
 	}
 	i, err := strconv.Atoi(strings.TrimSpace(is))
 	if err != nil {
-		return Shard{}, fmt.Errorf("shard %q: index %q is not an integer; want INDEX/COUNT, such as 0/8", s, is)
+		return Shard{}, fmt.Errorf("shard %q: index %q is not an integer (want INDEX/COUNT, such as 0/8)", s, is)
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(ns))
 	if err != nil {
-		return Shard{}, fmt.Errorf("shard %q: count %q is not an integer; want INDEX/COUNT, such as 0/8", s, ns)
+		return Shard{}, fmt.Errorf("shard %q: count %q is not an integer (want INDEX/COUNT, such as 0/8)", s, ns)
 	}
 	if n < 1 {
 		return Shard{}, fmt.Errorf("shard %q: the count must be at least 1", s)
@@ -124,7 +124,7 @@ func slurmShard(getenv func(string) string, id string) (Shard, error) {
 	}
 	count := getenv(EnvSlurmTaskCount)
 	if count == "" {
-		return Shard{}, fmt.Errorf("%s=%s is set but %s is not; pass the shard with --shard INDEX/COUNT instead", EnvSlurmTaskID, id, EnvSlurmTaskCount)
+		return Shard{}, fmt.Errorf("%s=%s is set but %s is not (pass the shard with --shard INDEX/COUNT instead)", EnvSlurmTaskID, id, EnvSlurmTaskCount)
 	}
 	n, err := envInt(EnvSlurmTaskCount, count)
 	if err != nil {
@@ -145,12 +145,12 @@ func slurmShard(getenv func(string) string, id string) (Shard, error) {
 			return Shard{}, err
 		}
 		if hi-lo+1 != n {
-			return Shard{}, fmt.Errorf("%s=%d, %s=%d and %s=%d: the job array is not a range without gaps; submit it as --array=0-%d",
+			return Shard{}, fmt.Errorf("%s=%d, %s=%d and %s=%d: the job array is not a range without gaps (submit it as --array=0-%d)",
 				EnvSlurmTaskMin, lo, EnvSlurmTaskMax, hi, EnvSlurmTaskCount, n, n-1)
 		}
 	}
 	if t-lo < 0 || t-lo >= n {
-		return Shard{}, fmt.Errorf("%s=%d is out of range %d..%d (%s=%d, %s=%d); submit the array as a range without gaps, such as --array=0-%d",
+		return Shard{}, fmt.Errorf("%s=%d is out of range %d..%d, with %s=%d and %s=%d (submit the array as a range without gaps, such as --array=0-%d)",
 			EnvSlurmTaskID, t, lo, lo+n-1, EnvSlurmTaskMin, lo, EnvSlurmTaskCount, n, n-1)
 	}
 	return Shard{Index: t - lo, Count: n}, nil

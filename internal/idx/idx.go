@@ -20,6 +20,8 @@ import (
 	"math"
 	"os"
 	"strings"
+
+	"github.com/dmrnet/dmrnet/internal/fileerr"
 )
 
 // IDX element type codes, the third byte of the magic number.
@@ -114,7 +116,7 @@ func elemSize(t byte) int {
 func ReadFile(path string) (*Array, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fileerr.Open(path, err)
 	}
 	defer f.Close()
 	return Decode(f, path)
@@ -180,15 +182,15 @@ func decode(r io.Reader, name, where string) (*Array, error) {
 		return nil, fmt.Errorf("%s: not an IDX file: only %d bytes, shorter than the 4-byte magic number", name, len(head))
 	}
 	if head[0] != 0 || head[1] != 0 {
-		return nil, fmt.Errorf("%s: not an IDX file: bad magic number % x at byte offset 0%s; the first two bytes must be 0", name, head, where)
+		return nil, fmt.Errorf("%s: not an IDX file: bad magic number % x at byte offset 0%s (the first two bytes must be 0)", name, head, where)
 	}
 	typ, nd := head[2], int(head[3])
 	size := elemSize(typ)
 	if size == 0 {
-		return nil, fmt.Errorf("%s: unknown IDX element type 0x%02X at byte offset 2%s; want 0x08, 0x09, 0x0B, 0x0C, 0x0D or 0x0E", name, typ, where)
+		return nil, fmt.Errorf("%s: unknown IDX element type 0x%02X at byte offset 2%s (want 0x08, 0x09, 0x0B, 0x0C, 0x0D or 0x0E)", name, typ, where)
 	}
 	if nd == 0 {
-		return nil, fmt.Errorf("%s: zero dimensions in the magic number at byte offset 3%s; want at least 1", name, where)
+		return nil, fmt.Errorf("%s: zero dimensions in the magic number at byte offset 3%s (want at least 1)", name, where)
 	}
 	dimBytes, err := readN(r, 4*nd)
 	if err != nil {

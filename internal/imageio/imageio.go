@@ -18,6 +18,8 @@ import (
 	"io"
 	"math"
 	"os"
+
+	"github.com/dmrnet/dmrnet/internal/fileerr"
 )
 
 const pngMagic = "\x89PNG\r\n\x1a\n"
@@ -35,7 +37,7 @@ var MaxPixels = 8192 * 8192
 func ReadFile(path string) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fileerr.Open(path, err)
 	}
 	defer f.Close()
 	return Decode(f, path)
@@ -57,7 +59,7 @@ func Decode(r io.Reader, name string) (image.Image, error) {
 		return decodeBounded(br, name, "JPEG", jpeg.DecodeConfig, jpeg.Decode)
 	}
 	if len(head) == 0 {
-		return nil, fmt.Errorf("%s: empty file, want a PNG or JPEG image", name)
+		return nil, fmt.Errorf("%s: empty file (want a PNG or JPEG image)", name)
 	}
 	// The message names the format, never the bytes: the file may be anything a manifest
 	// points to, and its content must not leak into logs.
@@ -151,8 +153,9 @@ type Spec struct {
 	// Mean and Std hold one value per channel: the output is (v/Scale - Mean[c]) / Std[c].
 	Mean, Std []float64
 	// Convert allows changing the number of channels: a grey image is replicated into
-	// three, an RGB(A) image becomes grey by ITU-R 601 luma 0.299 R + 0.587 G + 0.114 B.
-	// Without it, an image with a different number of channels is an error.
+	// three, an RGB(A) image becomes grey by ITU-R 601 luma 0.299 R + 0.587 G + 0.114 B;
+	// and it allows dropping an alpha channel that is not fully opaque. Without it, an image
+	// with a different number of channels, or with transparent pixels, is an error.
 	Convert bool
 	// Scale divides the raw sample values before normalising: 255 for 8-bit values, 65535
 	// for 16-bit. 0 means automatic: 65535 for 16-bit images, 255 otherwise.
@@ -180,8 +183,10 @@ func (s Spec) check() {
 
 // Tensor turns img into a Channels x Height x Width row-major tensor: channel conversion
 // when Convert is set, bilinear resizing to Height x Width, then (v/Scale - Mean[c]) / Std[c].
-// Alpha channels are ignored. The name is used in error messages only. It panics if s is
-// invalid.
+// An alpha channel is not an input: a fully opaque one is ignored, and one with any
+// transparent pixel is an error unless Convert is set, which drops it (the colour values are
+// used as stored, not blended with a background). The name is used in error messages only.
+// It panics if s is invalid.
 //
 // Resizing follows golang.org/x/image/draw's BiLinear kernel, computed in float64 without
 // rounding to 8 or 16 bits: output pixel x samples the source at
@@ -197,10 +202,13 @@ func (s Spec) Tensor(img image.Image, name string) ([]float32, error) {
 	if w == 0 || h == 0 {
 		return nil, fmt.Errorf("%s: the image is empty (%d x %d pixels)", name, w, h)
 	}
+	if !s.Convert && !opaque(img) {
+		return nil, fmt.Errorf("%s: the image has transparent pixels (an alpha channel below 100%%), which the model cannot take (save it without transparency, or set convert: true to drop the alpha channel)", name)
+	}
 	planes := rawPlanes(img)
 	if len(planes) != s.Channels {
 		if !s.Convert {
-			return nil, fmt.Errorf("%s: the image has %s, the model expects %s; set convert: true to %s",
+			return nil, fmt.Errorf("%s: the image has %s, the model expects %s (set convert: true to %s)",
 				name, channelText(len(planes)), channelText(s.Channels), convertText(s.Channels))
 		}
 		if s.Channels == 3 {
@@ -235,6 +243,22 @@ func (s Spec) Tensor(img image.Image, name string) ([]float32, error) {
 	return out, nil
 }
 
+// opaque reports whether every pixel of img is fully opaque (true for images without alpha).
+func opaque(img image.Image) bool {
+	if o, ok := img.(interface{ Opaque() bool }); ok {
+		return o.Opaque()
+	}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if _, _, _, a := img.At(x, y).RGBA(); a != 0xffff {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // channelText describes a channel count for error messages.
 func channelText(c int) string {
 	if c == 1 {
@@ -246,7 +270,7 @@ func channelText(c int) string {
 // convertText says what conversion to the wanted channel count does.
 func convertText(want int) string {
 	if want == 1 {
-		return "convert it to grey (ITU-R 601 luma)"
+		return "convert it to grey by ITU-R 601 luma"
 	}
 	return "replicate its grey channel into RGB"
 }

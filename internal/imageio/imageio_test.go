@@ -84,7 +84,7 @@ func TestDecodeFormats(t *testing.T) {
 	}{
 		{"gray 8-bit", gray(2, 1, 0, 255), 1, false, []float64{0, 255}},
 		{"gray 16-bit", gray16(2, 1, 1, 65534), 1, true, []float64{1, 65534}},
-		{"RGBA with alpha keeps colour", rgba(1, 1, color.NRGBA{10, 20, 30, 0}), 3, false, []float64{10, 20, 30}},
+		{"RGBA, opaque", rgba(1, 1, color.NRGBA{10, 20, 30, 255}), 3, false, []float64{10, 20, 30}},
 		{"RGB 16-bit", rgb16, 3, true, []float64{1000, 2000, 65535}},
 		{"paletted colour", pal, 3, false, []float64{0, 255, 0, 0, 255, 0}},
 		{"paletted grey", grayPal, 1, false, []float64{200, 10}},
@@ -154,7 +154,7 @@ func TestDecodeErrors(t *testing.T) {
 		input []byte
 		want  string
 	}{
-		{"empty", nil, "dir/a.png: empty file, want a PNG or JPEG image"},
+		{"empty", nil, "dir/a.png: empty file (want a PNG or JPEG image)"},
 		{"text", []byte("hello, world"), "dir/a.png: not a PNG or JPEG image (its first bytes match no image format; convert it to PNG)"},
 		{"gif", []byte("GIF89a\x01\x00\x01\x00"), "dir/a.png: not a PNG or JPEG image but a GIF image (convert it to PNG)"},
 		{"webp", []byte("RIFF\x10\x00\x00\x00WEBPVP8 "), "dir/a.png: not a PNG or JPEG image but a WebP image (convert it to PNG)"},
@@ -214,9 +214,9 @@ func TestChannelMismatch(t *testing.T) {
 		want string
 	}{
 		{"RGB image, grey model", rgba(1, 1, color.NRGBA{1, 2, 3, 255}), unit(1, 1, 1, 0, false),
-			"photos/cat.png: the image has 3 channels (RGB), the model expects 1 channel (grey); set convert: true to convert it to grey (ITU-R 601 luma)"},
+			"photos/cat.png: the image has 3 channels (RGB), the model expects 1 channel (grey) (set convert: true to convert it to grey by ITU-R 601 luma)"},
 		{"grey image, RGB model", gray(1, 1, 5), unit(3, 1, 1, 0, false),
-			"photos/cat.png: the image has 1 channel (grey), the model expects 3 channels (RGB); set convert: true to replicate its grey channel into RGB"},
+			"photos/cat.png: the image has 1 channel (grey), the model expects 3 channels (RGB) (set convert: true to replicate its grey channel into RGB)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -229,6 +229,43 @@ func TestChannelMismatch(t *testing.T) {
 	if _, err := unit(1, 1, 1, 0, false).Tensor(image.NewGray(image.Rect(0, 0, 0, 3)), "e.png"); err == nil || !strings.HasPrefix(err.Error(), "e.png: the image is empty") {
 		t.Fatalf("empty image: got %v", err)
 	}
+}
+
+// TestAlpha checks that transparency is not silently lost: an image with a transparent pixel
+// is an error unless convert is set, which drops the alpha channel and keeps the colour as
+// stored; a fully opaque alpha channel is accepted either way.
+func TestAlpha(t *testing.T) {
+	translucent := rgba(2, 1, color.NRGBA{10, 20, 30, 255}, color.NRGBA{40, 50, 60, 128})
+	for _, img := range []image.Image{translucent, decodePNG(t, translucent)} {
+		_, err := unit(3, 1, 2, 1, false).Tensor(img, "photos/cat.png")
+		want := "photos/cat.png: the image has transparent pixels (an alpha channel below 100%), which the model cannot take (save it without transparency, or set convert: true to drop the alpha channel)"
+		if err == nil || err.Error() != want {
+			t.Fatalf("%T with alpha 128, convert false: got %v\nwant %s", img, err, want)
+		}
+		got, err := unit(3, 1, 2, 1, true).Tensor(img, "photos/cat.png")
+		if err != nil {
+			t.Fatalf("%T, convert true: %v", img, err)
+		}
+		nearSlice(t, got, []float64{10, 40, 20, 50, 30, 60}, 0)
+	}
+	grey := image.NewNRGBA64(image.Rect(0, 0, 1, 1))
+	grey.SetNRGBA64(0, 0, color.NRGBA64{1000, 1000, 1000, 0})
+	if _, err := unit(3, 1, 1, 1, false).Tensor(grey, "d.png"); err == nil {
+		t.Fatal("16-bit image with alpha 0 accepted without convert")
+	}
+	opaque := rgba(1, 1, color.NRGBA{1, 2, 3, 255})
+	if _, err := unit(3, 1, 1, 1, false).Tensor(opaque, "x.png"); err != nil {
+		t.Fatalf("opaque RGBA: %v", err)
+	}
+}
+
+func decodePNG(t *testing.T, img image.Image) image.Image {
+	t.Helper()
+	out, err := Decode(bytes.NewReader(encodePNG(t, img)), "x.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestResize checks bilinear upscaling by hand. Output pixel x samples the source at

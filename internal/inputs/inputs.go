@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dmrnet/dmrnet/internal/fileerr"
 	"github.com/dmrnet/dmrnet/internal/table"
 )
 
@@ -97,7 +98,7 @@ func OpenManifest(path string, o ManifestOptions) (*Manifest, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fileerr.Open(path, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -138,13 +139,13 @@ func OpenManifest(path string, o ManifestOptions) (*Manifest, error) {
 		case ignore[h]:
 		default:
 			f.Close()
-			return nil, fmt.Errorf("%s: column %q is not a modality of the model (its modality columns are %s; the others allowed are %s, %s%s)",
+			return nil, fmt.Errorf("%s: column %q is not a modality of the model (rename or remove it: the model's modality columns are %s, and the others allowed are %s, %s%s)",
 				path, h, strings.Join(mods, ", "), o.IDColumn, o.LabelColumn, prefixJoin(", ", o.Ignore))
 		}
 	}
 	if len(m.modCols) == 0 {
 		f.Close()
-		return nil, fmt.Errorf("%s: no modality column (the header has %s; the model's modalities are %s)", path, strings.Join(header, ", "), strings.Join(mods, ", "))
+		return nil, fmt.Errorf("%s: no modality column, the header has %s (give a column for each modality the samples have: %s)", path, strings.Join(header, ", "), strings.Join(mods, ", "))
 	}
 	if o.RequireLabels && m.labelCol < 0 {
 		f.Close()
@@ -267,7 +268,7 @@ func (v *Views) Next(n int) ([]Record, error) {
 			row, err := rr.Next()
 			if errors.Is(err, io.EOF) {
 				if k > 0 && ended < 0 {
-					return nil, fmt.Errorf("%s has %d rows, %s has more (views need one row per sample, rows aligned)", rr.Name(), v.n, v.rows[0].Name())
+					return nil, fmt.Errorf("%s: %d rows, %s has more (views need one row per sample, rows aligned)", rr.Name(), v.n, v.rows[0].Name())
 				}
 				ended = k
 				continue
@@ -276,7 +277,7 @@ func (v *Views) Next(n int) ([]Record, error) {
 				return nil, err
 			}
 			if ended >= 0 {
-				return nil, fmt.Errorf("%s has %d rows, %s has more (views need one row per sample, rows aligned)", v.rows[ended].Name(), v.n, rr.Name())
+				return nil, fmt.Errorf("%s: %d rows, %s has more (views need one row per sample, rows aligned)", v.rows[ended].Name(), v.n, rr.Name())
 			}
 			if row != nil {
 				r.Vectors[v.names[k]] = append([]float64(nil), row...)
@@ -286,7 +287,7 @@ func (v *Views) Next(n int) ([]Record, error) {
 		if ended >= 0 {
 			if v.labels != nil {
 				if _, err := v.labels.next(); !errors.Is(err, io.EOF) {
-					return nil, fmt.Errorf("%s has more rows than the views (%d)", v.labels.name, v.n)
+					return nil, fmt.Errorf("%s: more rows than the views, which have %d (give one label per view row)", v.labels.name, v.n)
 				}
 			}
 			break
@@ -367,7 +368,7 @@ func openLabels(path string) (*labelReader, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fileerr.Open(path, err)
 	}
 	l.f, l.cnt = f, &countReader{r: f}
 	l.br = bufio.NewReader(l.cnt)
@@ -427,7 +428,7 @@ func ClassIndex(label string, classes []string) (int, error) {
 	if f, err := strconv.ParseFloat(label, 64); err == nil && f == float64(int(f)) && int(f) >= 0 && int(f) < len(classes) {
 		return int(f), nil
 	}
-	return 0, fmt.Errorf("label %q is not one of the model's classes %s (or an index 0..%d)", label, strings.Join(classes, ", "), len(classes)-1)
+	return 0, fmt.Errorf("label %q is not one of the model's classes (use %s, or an index 0..%d)", label, strings.Join(classes, ", "), len(classes)-1)
 }
 
 // csvError describes an error of encoding/csv in one line: the position and the problem of a

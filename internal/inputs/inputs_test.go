@@ -61,10 +61,10 @@ func TestViews(t *testing.T) {
 		labels string
 		want   string
 	}{
-		{"shorter view", map[string]string{"a": a, "b": write(t, dir, "b2.csv", "7\n")}, "", "b2.csv has 1 rows, " + a + " has more"},
-		{"longer view", map[string]string{"a": write(t, dir, "a2.csv", "1,2\n"), "b": b}, "", "a2.csv has 1 rows, " + b + " has more"},
+		{"shorter view", map[string]string{"a": a, "b": write(t, dir, "b2.csv", "7\n")}, "", "b2.csv: 1 rows, " + a + " has more"},
+		{"longer view", map[string]string{"a": write(t, dir, "a2.csv", "1,2\n"), "b": b}, "", "a2.csv: 1 rows, " + b + " has more"},
 		{"fewer labels", map[string]string{"a": a}, write(t, dir, "y2.csv", "live\n"), "y2.csv has 1 labels, the views have more rows"},
-		{"more labels", map[string]string{"a": a}, write(t, dir, "y3.csv", "1\n1\n1\n1\n"), "y3.csv has more rows than the views (3)"},
+		{"more labels", map[string]string{"a": a}, write(t, dir, "y3.csv", "1\n1\n1\n1\n"), "y3.csv: more rows than the views, which have 3 (give one label per view row)"},
 		{"empty label", map[string]string{"a": a}, write(t, dir, "y4.csv", "1\n\n1\n"), "y4.csv line 2: empty label"},
 		{"no rows", map[string]string{"a": write(t, dir, "e.csv", "")}, "", "e.csv has no rows"},
 	}
@@ -99,7 +99,7 @@ func TestManifest(t *testing.T) {
 		t.Fatalf("records %+v", recs)
 	}
 	bad := []struct{ name, content, want string }{
-		{"unknown column", "id,rgb,thermal\n", `column "thermal" is not a modality of the model (its modality columns are cam_d, rgb`},
+		{"unknown column", "id,rgb,thermal\n", `column "thermal" is not a modality of the model (rename or remove it: the model's modality columns are cam_d, rgb`},
 		{"no modality column", "id,label\n", "no modality column"},
 		{"duplicate id", "id,rgb\na,x\na,y\n", `line 3: id "a" already used on line 2`},
 		{"ragged", "id,rgb\na,x,y\n", "line 2: 3 fields, the header has 2"},

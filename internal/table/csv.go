@@ -97,7 +97,7 @@ func ReadCSVWith(r io.Reader, name string, opt CSVOptions) (*Matrix, error) {
 			}
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				l, _ := cr.FieldPos(j)
-				return nil, fmt.Errorf("%s: line %d, column %d: value %q: NaN/Inf is not allowed; impute the missing values or drop the row", name, l, j+1, s)
+				return nil, fmt.Errorf("%s: line %d, column %d: value %q: NaN/Inf is not allowed (impute the missing values or drop the row)", name, l, j+1, s)
 			}
 			data = append(data, v)
 		}

@@ -53,7 +53,7 @@ func ReadNPY(r io.Reader, name string) (*Matrix, error) {
 	for i := range m.Data {
 		v := dt.at(data[i*dt.size : (i+1)*dt.size])
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("%s: row %d, column %d (element %d, byte offset %d): value %v: NaN/Inf is not allowed; impute the missing values or drop the row",
+			return nil, fmt.Errorf("%s: row %d, column %d (element %d, byte offset %d): value %v: NaN/Inf is not allowed (impute the missing values or drop the row)",
 				name, i/max(m.Cols, 1)+1, i%max(m.Cols, 1)+1, i, dstart+i*dt.size, v)
 		}
 		m.Data[i] = v
@@ -96,7 +96,7 @@ func readNPYHeader(r io.Reader, name string) (npyInfo, error) {
 	case 2, 3:
 		lenSize = 4
 	default:
-		return npyInfo{}, fmt.Errorf("%s: unsupported NPY format version %d.%d at byte offset 6; want 1.0, 2.0 or 3.0", name, major, minor)
+		return npyInfo{}, fmt.Errorf("%s: unsupported NPY format version %d.%d at byte offset 6 (want 1.0, 2.0 or 3.0)", name, major, minor)
 	}
 	lb, err := readN(r, lenSize)
 	if err != nil {
@@ -136,7 +136,7 @@ func readNPYHeader(r io.Reader, name string) (npyInfo, error) {
 		return npyInfo{}, fmt.Errorf("%s: NPY header at byte offset %d: %v", name, hstart, err)
 	}
 	if h.fortran {
-		return npyInfo{}, fmt.Errorf("%s: the array is stored in Fortran (column-major) order, only C order is supported; save it with np.save(path, np.ascontiguousarray(a))", name)
+		return npyInfo{}, fmt.Errorf("%s: the array is stored in Fortran (column-major) order, only C order is supported (save it with np.save(path, np.ascontiguousarray(a)))", name)
 	}
 	shape := h.shape
 	tooLarge := func() (npyInfo, error) {
@@ -174,7 +174,7 @@ type dtype struct {
 // parseDescr decodes a simple dtype string such as "<f8" or "|u1".
 func parseDescr(s string) (dtype, error) {
 	bad := func(why string) (dtype, error) {
-		return dtype{}, fmt.Errorf("unsupported dtype %q: %s; want a float, integer or bool type such as '<f8', '<f4', '<i8' or '|u1'", s, why)
+		return dtype{}, fmt.Errorf("unsupported dtype %q: %s (want a float, integer or bool type such as '<f8', '<f4', '<i8' or '|u1')", s, why)
 	}
 	if len(s) < 2 {
 		return bad("too short")
@@ -314,7 +314,7 @@ func parseNPYHeader(b []byte) (npyHeader, error) {
 		switch key {
 		case "descr":
 			if p.peek() == '[' {
-				return h, &headerError{vpos, "structured dtypes (a list descr) are not supported; save a plain numeric array"}
+				return h, &headerError{vpos, "structured dtypes, with a list descr, are not supported (save a plain numeric array)"}
 			}
 			if h.descr, err = p.str(); err != nil {
 				return h, err

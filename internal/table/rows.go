@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/dmrnet/dmrnet/internal/fileerr"
 )
 
 // RowReader streams a matrix from a CSV or NPY file one row at a time, so that inputs far
@@ -57,7 +59,7 @@ func OpenRows(path, format string) (*RowReader, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fileerr.Open(path, err)
 	}
 	r := &RowReader{name: path, f: f, br: bufio.NewReaderSize(f, 1<<16), npy: format == "npy", cols: -1}
 	if r.npy {
@@ -68,7 +70,7 @@ func OpenRows(path, format string) (*RowReader, error) {
 		}
 		if info.header.fortran {
 			f.Close()
-			return nil, fmt.Errorf("%s: the array is stored in Fortran (column-major) order, only C order is supported; save it with np.save(path, np.ascontiguousarray(a))", path)
+			return nil, fmt.Errorf("%s: the array is stored in Fortran (column-major) order, only C order is supported (save it with np.save(path, np.ascontiguousarray(a)))", path)
 		}
 		r.dt, r.nrows, r.cols = info.dt, info.rows, info.cols
 		// Check what the header declares against the file before allocating a row: a few
@@ -184,7 +186,7 @@ func (r *RowReader) nextCSV() ([]float64, error) {
 		return nil, nil // an empty line: the view is missing for this sample
 	}
 	if r.cols >= 0 && len(cells) != r.cols {
-		return nil, fmt.Errorf("%s: line %d: %d values, the rows before have %d (every row needs the same number; leave a line empty to mark the view missing)", r.name, r.line, len(cells), r.cols)
+		return nil, fmt.Errorf("%s: line %d: %d values, the rows before have %d (every row needs the same number: leave a line empty to mark the view missing)", r.name, r.line, len(cells), r.cols)
 	}
 	r.cols = len(cells)
 	if cap(r.vals) < len(cells) {

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/dmrnet/dmrnet/internal/fileerr"
 )
 
 // Matrix is a dense matrix of float64 values.
@@ -54,9 +56,9 @@ func ReadFile(path string) (*Matrix, error) {
 		return ReadFileAs(path, "npy")
 	}
 	if ext == "" {
-		return nil, fmt.Errorf("%s: no file extension; want .csv or .npy", path)
+		return nil, fmt.Errorf("%s: no file extension (want .csv or .npy)", path)
 	}
-	return nil, fmt.Errorf("%s: unsupported file extension %q; want .csv or .npy", path, ext)
+	return nil, fmt.Errorf("%s: unsupported file extension %q (want .csv or .npy)", path, ext)
 }
 
 // ReadFileAs reads the matrix at path in the given format, "csv" (comma-separated, no
@@ -69,11 +71,11 @@ func ReadFileAs(path, format string) (*Matrix, error) {
 	case "npy":
 		read = func(f *os.File) (*Matrix, error) { return ReadNPY(f, path) }
 	default:
-		return nil, fmt.Errorf("%s: unknown table format %q; want \"csv\" or \"npy\"", path, format)
+		return nil, fmt.Errorf("%s: unknown table format %q (want \"csv\" or \"npy\")", path, format)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fileerr.Open(path, err)
 	}
 	defer f.Close()
 	return read(f)

@@ -65,9 +65,9 @@ func TestReadCSVErrors(t *testing.T) {
 		{"non-numeric", "1,2\n3,abc\n", CSVOptions{}, `line 2, column 2: cannot parse "abc" as a number`},
 		{"header not skipped", "x,y\n1,2\n", CSVOptions{}, `line 1, column 1: cannot parse "x" as a number`},
 		{"comma decimal", "1;2,5\n", CSVOptions{Comma: ';'}, `line 1, column 2: cannot parse "2,5" as a number`},
-		{"NaN", "1,2\n3,NaN\n", CSVOptions{}, `line 2, column 2: value "NaN": NaN/Inf is not allowed; impute the missing values or drop the row`},
-		{"nan lower case", "nan\n", CSVOptions{}, `line 1, column 1: value "nan": NaN/Inf is not allowed; impute the missing values or drop the row`},
-		{"Inf", "1\n2\n-Inf\n", CSVOptions{}, `line 3, column 1: value "-Inf": NaN/Inf is not allowed; impute the missing values or drop the row`},
+		{"NaN", "1,2\n3,NaN\n", CSVOptions{}, `line 2, column 2: value "NaN": NaN/Inf is not allowed (impute the missing values or drop the row)`},
+		{"nan lower case", "nan\n", CSVOptions{}, `line 1, column 1: value "nan": NaN/Inf is not allowed (impute the missing values or drop the row)`},
+		{"Inf", "1\n2\n-Inf\n", CSVOptions{}, `line 3, column 1: value "-Inf": NaN/Inf is not allowed (impute the missing values or drop the row)`},
 		{"out of range", "1,1e999\n", CSVOptions{}, `line 1, column 2: value "1e999" is out of the float64 range`},
 		{"bare quote", "1,2\n3,4\"5\n", CSVOptions{}, `line 2, character 4: bare " in non-quoted-field`},
 		{"multi-line quoted cell", "1,\"2\n\",x\n", CSVOptions{}, `line 2, column 3: cannot parse "x" as a number`},
@@ -209,20 +209,20 @@ func TestReadNPYErrors(t *testing.T) {
 	}{
 		{"empty", nil, `not an NPY file: the file is empty (save the array with numpy.save)`},
 		{"not npy", []byte("PK\x03\x04 zip file"), `not an NPY file: it does not start with "\x93NUMPY" (save the array with numpy.save)`},
-		{"bad version", []byte("\x93NUMPY\x04\x00\x10\x00"), "unsupported NPY format version 4.0 at byte offset 6; want 1.0, 2.0 or 3.0"},
+		{"bad version", []byte("\x93NUMPY\x04\x00\x10\x00"), "unsupported NPY format version 4.0 at byte offset 6 (want 1.0, 2.0 or 3.0)"},
 		{"short length", []byte("\x93NUMPY\x02\x00\x10\x00"), "truncated NPY header: the header length at byte offset 8 needs 4 bytes, only 2 are present"},
 		{"truncated header", makeNPY(npySpec{header: hdr("<f8", "(1,)")})[:30], "truncated NPY header: 118 bytes declared at byte offset 10, only 20 are present"},
 		{"huge header", []byte("\x93NUMPY\x02\x00\xff\xff\xff\x7f"), "NPY header length 2147483647 at byte offset 8 is implausibly large (over 1048576 bytes)"},
 		{"fortran order", makeNPY(npySpec{header: "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", data: make([]byte, 32)}),
-			"the array is stored in Fortran (column-major) order, only C order is supported; save it with np.save(path, np.ascontiguousarray(a))"},
+			"the array is stored in Fortran (column-major) order, only C order is supported (save it with np.save(path, np.ascontiguousarray(a)))"},
 		{"complex", makeNPY(npySpec{header: hdr("<c16", "(1,)"), data: make([]byte, 16)}),
-			`NPY header at byte offset 10: unsupported dtype "<c16": not a numeric type; want a float, integer or bool type such as '<f8', '<f4', '<i8' or '|u1'`},
-		{"string", makeNPY(npySpec{header: hdr("<U3", "(1,)"), data: make([]byte, 12)}), `NPY header at byte offset 10: unsupported dtype "<U3": not a numeric type; want a float, integer or bool type such as '<f8', '<f4', '<i8' or '|u1'`},
-		{"object", makeNPY(npySpec{header: hdr("|O", "(1,)"), data: make([]byte, 8)}), `NPY header at byte offset 10: unsupported dtype "|O": too short; want a float, integer or bool type such as '<f8', '<f4', '<i8' or '|u1'`},
+			`NPY header at byte offset 10: unsupported dtype "<c16": not a numeric type (want a float, integer or bool type such as '<f8', '<f4', '<i8' or '|u1')`},
+		{"string", makeNPY(npySpec{header: hdr("<U3", "(1,)"), data: make([]byte, 12)}), `NPY header at byte offset 10: unsupported dtype "<U3": not a numeric type (want a float, integer or bool type such as '<f8', '<f4', '<i8' or '|u1')`},
+		{"object", makeNPY(npySpec{header: hdr("|O", "(1,)"), data: make([]byte, 8)}), `NPY header at byte offset 10: unsupported dtype "|O": too short (want a float, integer or bool type such as '<f8', '<f4', '<i8' or '|u1')`},
 		{"no byte order", makeNPY(npySpec{header: hdr("|f8", "(1,)"), data: make([]byte, 8)}),
-			`NPY header at byte offset 10: unsupported dtype "|f8": multi-byte types need an explicit byte order, '<' or '>'; want a float, integer or bool type such as '<f8', '<f4', '<i8' or '|u1'`},
+			`NPY header at byte offset 10: unsupported dtype "|f8": multi-byte types need an explicit byte order, '<' or '>' (want a float, integer or bool type such as '<f8', '<f4', '<i8' or '|u1')`},
 		{"structured", makeNPY(npySpec{header: "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (1,), }"}),
-			"malformed NPY header at byte offset 20: structured dtypes (a list descr) are not supported; save a plain numeric array"},
+			"malformed NPY header at byte offset 20: structured dtypes, with a list descr, are not supported (save a plain numeric array)"},
 		{"missing key", makeNPY(npySpec{header: "{'descr': '<f8', 'shape': (1,), }"}), `malformed NPY header at byte offset 10: the header has no "fortran_order" key`},
 		{"unknown key", makeNPY(npySpec{header: "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'x': 1}"}), `malformed NPY header at byte offset 66: unexpected key "x"`},
 		{"bad shape", makeNPY(npySpec{header: hdr("<f8", "(2, -1)")}), "malformed NPY header at byte offset 64: shape must hold non-negative integers"},
@@ -239,11 +239,11 @@ func TestReadNPYErrors(t *testing.T) {
 			"truncated data: shape (3, 4) of <f8 needs 96 bytes after byte offset 128, only 80 are present"},
 		{"trailing data", makeNPY(npySpec{header: hdr("<i2", "(2,)"), data: make([]byte, 7)}), "3 bytes of trailing data at byte offset 132, after the 4-byte array"},
 		{"NaN", makeNPY(npySpec{header: hdr("<f8", "(2, 3)"), data: enc(le, []float64{1, 2, 3, 4, math.NaN(), 6})}),
-			"row 2, column 2 (element 4, byte offset 160): value NaN: NaN/Inf is not allowed; impute the missing values or drop the row"},
+			"row 2, column 2 (element 4, byte offset 160): value NaN: NaN/Inf is not allowed (impute the missing values or drop the row)"},
 		{"Inf 1-D", makeNPY(npySpec{header: hdr(">f4", "(3,)"), data: enc(be, []float32{1, 2, float32(math.Inf(-1))})}),
-			"row 3, column 1 (element 2, byte offset 136): value -Inf: NaN/Inf is not allowed; impute the missing values or drop the row"},
+			"row 3, column 1 (element 2, byte offset 136): value -Inf: NaN/Inf is not allowed (impute the missing values or drop the row)"},
 		{"half NaN", makeNPY(npySpec{header: hdr("<f2", "(1,)"), data: enc(le, uint16(0x7e00))}),
-			"row 1, column 1 (element 0, byte offset 128): value NaN: NaN/Inf is not allowed; impute the missing values or drop the row"},
+			"row 1, column 1 (element 0, byte offset 128): value NaN: NaN/Inf is not allowed (impute the missing values or drop the row)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,9 +301,9 @@ func TestReadFile(t *testing.T) {
 		err  func() error
 		want string
 	}{
-		{"other extension", func() error { _, err := ReadFile(txt); return err }, txt + `: unsupported file extension ".txt"; want .csv or .npy`},
-		{"no extension", func() error { _, err := ReadFile(filepath.Join(dir, "data")); return err }, filepath.Join(dir, "data") + ": no file extension; want .csv or .npy"},
-		{"unknown format", func() error { _, err := ReadFileAs(txt, "xlsx"); return err }, txt + `: unknown table format "xlsx"; want "csv" or "npy"`},
+		{"other extension", func() error { _, err := ReadFile(txt); return err }, txt + `: unsupported file extension ".txt" (want .csv or .npy)`},
+		{"no extension", func() error { _, err := ReadFile(filepath.Join(dir, "data")); return err }, filepath.Join(dir, "data") + ": no file extension (want .csv or .npy)"},
+		{"unknown format", func() error { _, err := ReadFileAs(txt, "xlsx"); return err }, txt + `: unknown table format "xlsx" (want "csv" or "npy")`},
 		{"npy as csv", func() error { _, err := ReadFileAs(csvPath, "npy"); return err }, csvPath + `: not an NPY file: it does not start with "\x93NUMPY" (save the array with numpy.save)`},
 	}
 	for _, tt := range errTests {

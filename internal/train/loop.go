@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,6 +87,12 @@ type Trainer struct {
 	// next checkpoint preserves as checkpoint-<epoch>-<step>.ckpt; nil when there is none,
 	// or when it is damaged.
 	saved *position
+	// wroteCheckpoint is set once this session has written checkpoint.ckpt.
+	wroteCheckpoint bool
+	// replace, aside and restored follow a replacement of a previous run (see Replace).
+	replace  bool
+	aside    string
+	restored bool
 	// LoadSeconds is the time spent reading and preprocessing the data, fingerprint included.
 	LoadSeconds float64
 	// ResumedFrom is the checkpoint file a resumed run continues from: checkpoint.ckpt, or an
@@ -101,7 +108,9 @@ type Trainer struct {
 }
 
 // New prepares a fresh run of cfg into cfg.Out. It refuses a directory that already holds a
-// checkpoint of another run, so results are never silently overwritten.
+// checkpoint of another run, so results are never silently overwritten (Replace replaces
+// one). The caller should hold the run directory's lock (package runlock) from New until the
+// last file is written.
 func New(cfg *config.Config, hooks Hooks) (*Trainer, error) {
 	if err := Device(cfg.Train.Device); err != nil {
 		return nil, err
@@ -109,6 +118,12 @@ func New(cfg *config.Config, hooks Hooks) (*Trainer, error) {
 	if _, err := os.Stat(filepath.Join(cfg.Out, CheckpointFile)); err == nil {
 		return nil, fmt.Errorf("run directory %s already holds a run (resume it with --resume %s, or choose another --out)", cfg.Out, cfg.Out)
 	}
+	return fresh(cfg, hooks)
+}
+
+// fresh reads the data and builds a freshly initialised trainer of cfg with its provenance,
+// and removes stale temporary files from the run directory (New and Replace).
+func fresh(cfg *config.Config, hooks Hooks) (*Trainer, error) {
 	t, err := loadTrainer(cfg, nil, hooks)
 	if err != nil {
 		return nil, err
@@ -183,7 +198,7 @@ func ResumeWith(dir string, sets []string, hooks Hooks, o ResumeOptions) (*Train
 		}
 	}
 	if st.Perm != nil && len(st.Perm) != t.data.Train.Len() {
-		return nil, fmt.Errorf("%s: the checkpoint's epoch order has %d samples, the training split %d", used, len(st.Perm), t.data.Train.Len())
+		return nil, fmt.Errorf("%s: the checkpoint's epoch order has %d samples, the training split %d (the training data changed since the checkpoint: restore it, or start over with --force)", used, len(st.Perm), t.data.Train.Len())
 	}
 	if err := restoreModel(&st, t.model); err != nil {
 		return nil, fmt.Errorf("%s: %w", used, err)
@@ -361,21 +376,28 @@ func (t *Trainer) drawCombination(rng *rand.Rand, avail combo.Set) combo.Set {
 }
 
 // Run trains until the configured number of epochs, early stopping, or ctx's cancellation
-// (then the state is checkpointed and ErrInterrupted returned).
+// (then the state is checkpointed and ErrInterrupted returned). A run made by Replace first
+// sets the previous run aside and puts it back if it fails before its first checkpoint.
 func (t *Trainer) Run(ctx context.Context) error {
 	if err := os.MkdirAll(t.dir, 0o755); err != nil {
-		return fmt.Errorf("create run directory: %w", err)
+		return fmt.Errorf("%s: cannot create the run directory: %w", t.dir, err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(t.dir, ConfigFile), t.cfgYAML, 0o644); err != nil {
+	if err := t.beginReplace(); err != nil {
+		return err
+	}
+	return t.endReplace(t.run(ctx))
+}
+
+func (t *Trainer) run(ctx context.Context) error {
+	if err := t.writeConfig(); err != nil {
 		return err
 	}
 	if err := writeJSON(filepath.Join(t.dir, ProvenanceFile), t.st.Provenance); err != nil {
 		return err
 	}
-	if t.resumed {
-		if err := trimMetrics(filepath.Join(t.dir, MetricsFile), t.st.Epoch); err != nil {
-			return err
-		}
+	// A fresh run (epoch 0) keeps no line of an earlier one that never wrote a checkpoint.
+	if err := trimMetrics(filepath.Join(t.dir, MetricsFile), t.st.Epoch); err != nil {
+		return err
 	}
 	cfg := t.cfg
 	train := t.data.Train
@@ -403,8 +425,13 @@ func (t *Trainer) Run(ctx context.Context) error {
 		mine := epoch < warm || cfg.Hard.Mode == "every-epoch" || soft
 		for ; t.st.Step < len(bounds); t.st.Step++ {
 			if ctx.Err() != nil {
+				if t.aside != "" {
+					// A replacement interrupted before the new run's first epoch ended:
+					// Run puts the previous run back rather than keep a sliver of the new one.
+					return ErrInterrupted
+				}
 				if err := t.save(CheckpointFile); err != nil {
-					return fmt.Errorf("%w; saving the checkpoint failed too: %v", ErrInterrupted, err)
+					return fmt.Errorf("%w (saving the checkpoint failed too: %v)", ErrInterrupted, err)
 				}
 				return ErrInterrupted
 			}
@@ -448,8 +475,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 				return err
 			}
 			if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) || res.Loss > cfg.Train.MaxLoss {
-				return fmt.Errorf("%w at epoch %d, step %d: loss %g (lower optim.lr, now %g, or raise train.max_loss, now %g); the run directory keeps the last good checkpoint",
-					ErrDiverged, epoch+1, t.st.Step+1, res.Loss, lr, cfg.Train.MaxLoss)
+				return t.diverged(epoch, res.Loss, lr)
 			}
 			if err := t.opt.Step(t.vars(g), lr); err != nil {
 				return err
@@ -482,6 +508,33 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 	}
 	return t.finish()
+}
+
+// writeConfig writes config.yaml. When that changes the configuration of a run with results
+// (a finished run resumed for more epochs), sweep.json is removed first: it describes the
+// old configuration, and aggregate reads the two files as a pair.
+func (t *Trainer) writeConfig() error {
+	path := filepath.Join(t.dir, ConfigFile)
+	old, err := os.ReadFile(path)
+	if err == nil && bytes.Equal(old, t.cfgYAML) {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(t.dir, SweepFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: cannot remove the results of the previous configuration: %w", t.dir, err)
+	}
+	return atomicfile.WriteFile(path, t.cfgYAML, 0o644)
+}
+
+// diverged is the error of a loss that is NaN, infinite or above train.max_loss. Its hint
+// depends on whether the run has a checkpoint to continue from.
+func (t *Trainer) diverged(epoch int, loss, lr float64) error {
+	fix := fmt.Sprintf("lower optim.lr, now %g, or raise train.max_loss, now %g", lr, t.cfg.Train.MaxLoss)
+	if !t.wroteCheckpoint && !t.resumed {
+		return fmt.Errorf("%w at epoch %d, step %d: loss %g, before the run's first checkpoint, so there is none to keep (%s, and train again)",
+			ErrDiverged, epoch+1, t.st.Step+1, loss, fix)
+	}
+	return fmt.Errorf("%w at epoch %d, step %d: loss %g (%s, then continue from the last good checkpoint with dmrnet train --resume %s --set optim.lr=...)",
+		ErrDiverged, epoch+1, t.st.Step+1, loss, fix, t.dir)
 }
 
 func (t *Trainer) vars(g *model.TrainGraph) []optim.Var {
@@ -701,7 +754,12 @@ func (t *Trainer) save(name string) error {
 	}
 	now := position{t.st.Epoch, t.st.Step}
 	t.saved = &now
-	return pruneRotated(t.dir, now, keep-1)
+	t.wroteCheckpoint = true
+	if err := pruneRotated(t.dir, now, keep-1); err != nil {
+		return err
+	}
+	// The new run has a checkpoint now: a previous run it replaces goes.
+	return t.discardAside()
 }
 
 // pruneRotated keeps the newest n earlier checkpoints of dir that are not after now, the

@@ -234,7 +234,7 @@ func fileError(path string, err error) error {
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	return fmt.Errorf("%s: cannot read it to fingerprint the data: %w (check the file and data.root)", path, err)
+	return fmt.Errorf("%s: cannot read it to fingerprint the data: %w (check the file, or point --data-root, DMRNET_DATA_ROOT or data.root at where the data is now)", path, err)
 }
 
 // relToRoot is path relative to root when it lies under root, else path.

@@ -50,8 +50,8 @@ func damage(t *testing.T, file string) {
 	}
 }
 
-// runFiles lists the names in dir, sorted.
-func runFiles(t *testing.T, dir string) []string {
+// runDirFiles lists the names in dir, sorted.
+func runDirFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -257,7 +257,7 @@ func TestStaleTempsRemoved(t *testing.T) {
 		if !reflect.DeepEqual(removed, want) {
 			t.Errorf("%s: removed %v, want %v", what, removed, want)
 		}
-		names := runFiles(t, dir)
+		names := runDirFiles(t, dir)
 		for _, f := range stale {
 			if slices.Contains(names, f) {
 				t.Errorf("%s: %s is still there", what, f)
@@ -299,7 +299,7 @@ func TestStaleTempsRemoved(t *testing.T) {
 	}
 	want := slices.Clone(foreign)
 	sort.Strings(want)
-	if got := runFiles(t, cfg.Out); !reflect.DeepEqual(got, want) {
+	if got := runDirFiles(t, cfg.Out); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after RemoveRun: %v, want %v", got, want)
 	}
 }

@@ -19,9 +19,11 @@
 package train
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sort"
 
@@ -86,6 +88,9 @@ func dataPath(cfg *config.Config, name string) string {
 // readData reads or generates the configured data set, through the on-disk cache when
 // data.cache_dir is set.
 func readData(cfg *config.Config) (*dataset.Dataset, []dataset.StandardizeSpec, error) {
+	if err := checkDataFiles(cfg); err != nil {
+		return nil, nil, err
+	}
 	d := cfg.Data
 	switch d.Kind {
 	case "synthetic":
@@ -142,6 +147,46 @@ func tableFiles(spec dataset.TableSpec) []string {
 		files = append(files, v.Path)
 	}
 	return files
+}
+
+// checkDataFiles checks that the files and directories the configuration's data keys name
+// exist, so that a missing one is reported with the key that names it and the data root it
+// was looked for under (a wrong data.root is the usual cause), rather than as a bare "no
+// such file".
+func checkDataFiles(cfg *config.Config) error {
+	type ref struct{ key, name string }
+	var refs []ref
+	d := cfg.Data
+	switch d.Kind {
+	case "table":
+		refs = append(refs, ref{"data.table.labels", d.Table.Labels})
+		if d.Table.SplitFile != "" {
+			refs = append(refs, ref{"data.table.split_file", d.Table.SplitFile})
+		}
+		for i, v := range d.Table.Views {
+			refs = append(refs, ref{fmt.Sprintf("data.table.views[%d].file", i), v.File})
+		}
+	case "avmnist":
+		refs = append(refs, ref{"data.avmnist.audio", d.AVMNIST.Audio}, ref{"data.avmnist.mnist", d.AVMNIST.MNIST})
+	case "manifest":
+		refs = append(refs, ref{"data.manifest.file", d.Manifest.File})
+	}
+	for _, r := range refs {
+		p := dataPath(cfg, r.name)
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if filepath.IsAbs(r.name) {
+			return fmt.Errorf("%s: no such file (correct %s)", p, r.key)
+		}
+		if _, err := os.Stat(d.Root); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: no such file, and data.root %s does not exist (point --data-root, DMRNET_DATA_ROOT or data.root at the directory that holds %s, the %s)",
+				p, d.Root, r.name, r.key)
+		}
+		return fmt.Errorf("%s: no such file (%s is %q under data.root %s: correct the key, or point --data-root, DMRNET_DATA_ROOT or data.root at the directory that holds it)",
+			p, r.key, r.name, d.Root)
+	}
+	return nil
 }
 
 // cachedLoad builds the data set, through the on-disk cache when data.cache_dir is set; the

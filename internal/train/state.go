@@ -505,3 +505,21 @@ func RemoveRun(dir string) error {
 	}
 	return nil
 }
+
+// SavedDataRoot returns the data.root that the run or checkpoint path names (see
+// CheckpointPath) was trained with.
+func SavedDataRoot(path string) (string, error) {
+	file, _, _, err := CheckpointPath(path)
+	if err != nil {
+		return "", err
+	}
+	var st State
+	if err := checkpoint.Load(file, &st); err != nil {
+		return "", err
+	}
+	cfg, err := config.FromYAML(st.Config, file)
+	if err != nil {
+		return "", err
+	}
+	return cfg.Data.Root, nil
+}

@@ -225,8 +225,27 @@ func TestDivergingLossStops(t *testing.T) {
 	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "optim.lr") {
 		t.Fatalf("Run = %v, want ErrDiverged naming optim.lr", err)
 	}
+	// it diverged in its first epoch: there is no checkpoint, and the message must not claim one
+	if _, err := os.Stat(filepath.Join(cfg.Out, CheckpointFile)); err == nil {
+		t.Fatal("a run that diverged in its first step wrote a checkpoint")
+	}
+	if msg := err.Error(); strings.Contains(msg, "keeps") || !strings.Contains(msg, "before the run's first checkpoint, so there is none to keep") {
+		t.Fatalf("message of a divergence before any checkpoint: %s", msg)
+	}
 	if _, err := os.Stat(filepath.Join(cfg.Out, FinalFile)); err == nil {
 		t.Fatal("diverged run wrote final.ckpt")
+	}
+
+	// diverging after checkpoints: the message points to the last good one
+	cfg = tinyConfig(t, "train.epochs=2")
+	trainRun(t, cfg)
+	tr, err = Resume(cfg.Out, []string{"train.epochs=4", "optim.lr=1e6", "train.max_loss=50"}, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tr.Run(context.Background())
+	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "continue from the last good checkpoint") || !strings.Contains(err.Error(), "--resume "+cfg.Out) {
+		t.Fatalf("Run = %v, want ErrDiverged pointing to the last good checkpoint", err)
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/dmrnet/dmrnet/internal/fileerr"
 )
 
 // Audio is decoded PCM audio.
@@ -68,7 +70,7 @@ func (a *Audio) Mono() []float64 {
 func ReadFile(path string) (*Audio, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fileerr.Open(path, err)
 	}
 	defer f.Close()
 	return Decode(f, path)
@@ -225,26 +227,26 @@ func parseFmt(c []byte, off int, name string) (*format, error) {
 		}
 		sub := int(le.Uint16(c[24:26]))
 		if !bytes.Equal(c[26:40], ksdataformatSubtypeTail[:]) {
-			return nil, fmt.Errorf("%s: unsupported sub-format GUID % x at byte offset %d; only PCM is supported", name, c[24:40], off+24)
+			return nil, fmt.Errorf("%s: unsupported sub-format GUID % x at byte offset %d (only PCM is supported)", name, c[24:40], off+24)
 		}
 		if sub != formatPCM {
-			return nil, fmt.Errorf("%s: unsupported sub-format 0x%04X (%s) at byte offset %d; only integer PCM is supported", name, sub, formatName(sub), off+24)
+			return nil, fmt.Errorf("%s: unsupported sub-format 0x%04X (%s) at byte offset %d (only integer PCM is supported)", name, sub, formatName(sub), off+24)
 		}
 	default:
-		return nil, fmt.Errorf("%s: unsupported format tag 0x%04X (%s) at byte offset %d; only integer PCM (1) and WAVE_FORMAT_EXTENSIBLE with PCM sub-format are supported", name, tag, formatName(tag), off)
+		return nil, fmt.Errorf("%s: unsupported format tag 0x%04X (%s) at byte offset %d (only integer PCM, tag 1, and WAVE_FORMAT_EXTENSIBLE with a PCM sub-format are supported: convert it to 16-bit PCM)", name, tag, formatName(tag), off)
 	}
 	switch {
 	case f.channels == 0:
 		return nil, fmt.Errorf("%s: fmt chunk says 0 channels at byte offset %d", name, off+2)
 	case f.channels > 2:
-		return nil, fmt.Errorf("%s: %d channels at byte offset %d; only 1 or 2 are supported", name, f.channels, off+2)
+		return nil, fmt.Errorf("%s: %d channels at byte offset %d (only 1 or 2 are supported)", name, f.channels, off+2)
 	case f.sampleRate == 0:
 		return nil, fmt.Errorf("%s: sample rate 0 at byte offset %d", name, off+4)
 	}
 	switch f.bits {
 	case 8, 16, 24, 32:
 	default:
-		return nil, fmt.Errorf("%s: unsupported bit depth %d at byte offset %d; want 8, 16, 24 or 32", name, f.bits, off+14)
+		return nil, fmt.Errorf("%s: unsupported bit depth %d at byte offset %d (want 8, 16, 24 or 32)", name, f.bits, off+14)
 	}
 	if want := f.channels * f.bits / 8; f.blockAlign != want {
 		return nil, fmt.Errorf("%s: block align %d at byte offset %d does not match %d channels of %d bits (want %d)", name, f.blockAlign, off+12, f.channels, f.bits, want)

@@ -248,7 +248,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"fmt too short", with(func(s *wavSpec) { s.fmtSize = 14 }), []string{"fmt chunk at byte offset 12 has 14 bytes, want at least 16"}},
 		{"bit depth 12", with(func(s *wavSpec) { s.bits = 12; s.blockAlign = 2 }), []string{"unsupported bit depth 12", "byte offset 34"}},
 		{"bit depth 64", with(func(s *wavSpec) { s.bits = 64 }), []string{"unsupported bit depth 64"}},
-		{"3 channels", with(func(s *wavSpec) { s.channels = 3; s.data = le16(1, 2, 3) }), []string{"3 channels at byte offset 22; only 1 or 2 are supported"}},
+		{"3 channels", with(func(s *wavSpec) { s.channels = 3; s.data = le16(1, 2, 3) }), []string{"3 channels at byte offset 22 (only 1 or 2 are supported)"}},
 		{"0 channels", with(func(s *wavSpec) { s.channels = 0; s.blockAlign = 2 }), []string{"0 channels"}},
 		{"zero rate", with(func(s *wavSpec) { s.rate = 0 }), []string{"sample rate 0 at byte offset 24"}},
 		{"block align", with(func(s *wavSpec) { s.blockAlign = 4 }), []string{"block align 4 at byte offset 32", "want 2"}},
