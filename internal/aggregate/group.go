@@ -61,8 +61,11 @@ func setByPreset(variant, key string) bool {
 	return false
 }
 
-// ignoredKey reports the keys that never tell runs of one configuration apart.
-func ignoredKey(key string) bool { return key == "train.seed" || key == "out" }
+// ignoredKey reports the keys that never tell runs of one configuration apart: the seed, the
+// run directory and how many training checkpoints the run keeps.
+func ignoredKey(key string) bool {
+	return key == "train.seed" || key == "out" || key == "train.keep_checkpoints"
+}
 
 // fixedKey reports whether key must be equal across all aggregated runs: the data set and
 // the model must be the same for their results to be comparable. The auxiliary heads and the

@@ -235,8 +235,8 @@ func TestOpenFallsBackForUnfinishedRun(t *testing.T) {
 }
 
 // TestStaleTempsRemoved plants the temporary files a killed write leaves (SIGKILL between
-// creating and renaming) and checks that starting a run, resuming it and RemoveRun (--force)
-// remove them, and nothing that is not a run's.
+// creating and renaming) and checks that starting a run, resuming it and replacing it
+// (--force) remove them, and nothing that is not a run's.
 func TestStaleTempsRemoved(t *testing.T) {
 	stale := []string{".checkpoint.ckpt.tmp-123", ".final.ckpt.tmp-9", ".checkpoint-3-0.ckpt.tmp-77", ".sweep.json.tmp-5", ".provenance.json.tmp-1"}
 	foreign := []string{".notes.txt.tmp-1", "mine.txt", ".checkpoint.ckpt.tmp-x"}
@@ -291,16 +291,22 @@ func TestStaleTempsRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// RemoveRun (--force) removes every run file, the earlier checkpoints and stale
-	// temporary files included, and leaves the rest
+	// Replace (--force) removes the stale temporary files too, sets the old run aside with
+	// its earlier checkpoints, and deletes it once the new run has a checkpoint: the new
+	// run's files and the foreign ones are left, nothing of the old run
 	plant(cfg.Out)
-	if err := RemoveRun(cfg.Out); err != nil {
+	rep, err := Replace(cfg, Hooks{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := slices.Clone(foreign)
+	check("Replace", rep.StaleRemoved, cfg.Out)
+	if err := rep.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := append(slices.Clone(foreign), CheckpointFile, rotatedName(1, 0), ConfigFile, FinalFile, HardSetFile, MetricsFile, ProvenanceFile)
 	sort.Strings(want)
 	if got := runDirFiles(t, cfg.Out); !reflect.DeepEqual(got, want) {
-		t.Fatalf("after RemoveRun: %v, want %v", got, want)
+		t.Fatalf("after Replace: %v, want %v", got, want)
 	}
 }
 

@@ -484,28 +484,6 @@ func RemoveStaleTemps(dir string) ([]string, error) {
 	return atomicfile.RemoveStale(dir, runFile)
 }
 
-// RemoveRun deletes the files a run writes into dir (and nothing else): the fixed files, the
-// earlier checkpoints and stale temporary files, so that the directory can take a new run.
-func RemoveRun(dir string) error {
-	names := []string{ConfigFile, CheckpointFile, BestFile, FinalFile, MetricsFile, HardSetFile, SweepFile, ProvenanceFile}
-	earlier, err := rotatedFiles(dir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s: remove the previous run: %w", dir, err)
-	}
-	for _, r := range earlier {
-		names = append(names, r.name)
-	}
-	for _, f := range names {
-		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove the previous run: %w", err)
-		}
-	}
-	if _, err := RemoveStaleTemps(dir); err != nil {
-		return err
-	}
-	return nil
-}
-
 // SavedDataRoot returns the data.root that the run or checkpoint path names (see
 // CheckpointPath) was trained with.
 func SavedDataRoot(path string) (string, error) {
