@@ -145,7 +145,7 @@ func (a *app) runTrain(o *trainOptions) error {
 	case t.Restored() && errors.Is(err, train.ErrInterrupted):
 		return fmt.Errorf("train: %w before the new run's first checkpoint (the previous run in %s is back in place: run the command again to replace it)", err, dir)
 	case t.Restored():
-		fmt.Fprintf(a.errOut, "dmrnet: %s: the previous run is back in place: the new run failed before its first checkpoint\n", dir)
+		err = restoredError{err, dir}
 	case errors.Is(err, train.ErrInterrupted):
 		st := t.State()
 		return fmt.Errorf("train: %w at epoch %d, step %d (checkpoint saved in %s: continue with dmrnet train --resume %s)",
@@ -304,3 +304,20 @@ func (a *app) trainHooks(quiet bool) (hooks train.Hooks, finish func()) {
 	}
 	return h, func() { bar.Finish() }
 }
+
+// restoredError is the error of a --force run that failed before its first checkpoint, after
+// the previous run was put back: its hint also says that the previous run is in place.
+type restoredError struct {
+	err error
+	dir string
+}
+
+func (e restoredError) Error() string {
+	msg, note := e.err.Error(), "the previous run in "+e.dir+" is back in place"
+	if strings.HasSuffix(msg, ")") {
+		return msg[:len(msg)-1] + "; " + note + ")"
+	}
+	return msg + " (" + note + ")"
+}
+
+func (e restoredError) Unwrap() error { return e.err }

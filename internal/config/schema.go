@@ -279,6 +279,14 @@ func plainValue(n *yaml.Node, t reflect.Type, key string) (any, error) {
 			e.Msg += fmt.Sprintf(" (write a list such as [%s])", n.Value)
 		case t.Kind() == reflect.Struct || t.Kind() == reflect.Map:
 			e.Msg += " (write a mapping such as {key: value})"
+		case t.Kind() == reflect.Int || t.Kind() == reflect.Int64:
+			e.Msg += " (write a whole number such as 20)"
+		case t.Kind() == reflect.Float64:
+			e.Msg += " (write a number such as 0.001)"
+		case t.Kind() == reflect.Bool:
+			e.Msg += " (write true or false)"
+		default:
+			e.Msg += " (write a plain value)"
 		}
 		e.Line = n.Line
 		return e

@@ -115,7 +115,7 @@ func TestTableErrors(t *testing.T) {
 	}{
 		{"row count", func(t *testing.T, s *TableSpec) {
 			s.Views[1].Path = write(t, t.TempDir(), "b.csv", "1\n2\n3\n")
-		}, []string{"b.csv has 3 rows", "labels.csv has 8"}},
+		}, []string{"b.csv: 3 rows", "labels.csv has 8"}},
 		{"ragged", func(t *testing.T, s *TableSpec) {
 			s.Views[0].Path = write(t, t.TempDir(), "a.csv", "1,2\n3\n")
 		}, []string{"a.csv", "2"}},

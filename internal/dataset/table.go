@@ -75,7 +75,7 @@ func LoadTable(spec TableSpec) (*Dataset, []StandardizeSpec, error) {
 	for k, v := range spec.Views {
 		m := mats[2+k]
 		if m.Rows != n {
-			return nil, nil, invalidf("%s has %d rows, but %s has %d (the files of a table data set must have one row per sample, in the same order)",
+			return nil, nil, invalidf("%s: %d rows, but %s has %d (the files of a table data set must have one row per sample, in the same order)",
 				v.Path, m.Rows, spec.Labels, n)
 		}
 		d.Modalities = append(d.Modalities, Modality{Name: v.Name, Shape: []int{m.Cols}})

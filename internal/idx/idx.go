@@ -167,9 +167,9 @@ func gzipError(err error, name string) error {
 		return err
 	}
 	if errors.Is(re.err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%s: truncated gzip stream", name)
+		return fmt.Errorf("%s: truncated gzip stream (the file was cut short: download it again)", name)
 	}
-	return fmt.Errorf("%s: corrupt gzip stream: %v", name, re.err)
+	return fmt.Errorf("%s: corrupt gzip stream: %v (the file is damaged: download it again)", name, re.err)
 }
 
 // decode reads an uncompressed IDX stream; where is appended to byte offsets.
@@ -197,7 +197,7 @@ func decode(r io.Reader, name, where string) (*Array, error) {
 		return nil, readError{err}
 	}
 	if len(dimBytes) < 4*nd {
-		return nil, fmt.Errorf("%s: truncated header: %d dimensions need %d bytes after byte offset 4%s, only %d are present", name, nd, 4*nd, where, len(dimBytes))
+		return nil, fmt.Errorf("%s: truncated header: %d dimensions need %d bytes after byte offset 4%s, only %d are present (the file was cut short: download it again)", name, nd, 4*nd, where, len(dimBytes))
 	}
 	dims := make([]int, nd)
 	zero := false
@@ -223,7 +223,7 @@ func decode(r io.Reader, name, where string) (*Array, error) {
 		return nil, readError{err}
 	}
 	if len(data) < want {
-		return nil, fmt.Errorf("%s: truncated data: dimensions %s of %s need %d bytes after byte offset %d%s, only %d are present",
+		return nil, fmt.Errorf("%s: truncated data: dimensions %s of %s need %d bytes after byte offset %d%s, only %d are present (the file was cut short: download it again)",
 			name, dimString(dimBytes), TypeName(typ), want, dataStart, where, len(data))
 	}
 	extra, err := io.Copy(io.Discard, r)

@@ -75,7 +75,7 @@ func ReadCSVWith(r io.Reader, name string, opt CSVOptions) (*Matrix, error) {
 		if cols < 0 {
 			cols, firstLine = len(rec), line
 		} else if len(rec) != cols {
-			return nil, fmt.Errorf("%s: line %d: row %d has %d values, the first row (line %d) has %d", name, line, rows, len(rec), firstLine, cols)
+			return nil, fmt.Errorf("%s: line %d: row %d has %d values, the first row (line %d) has %d (every row needs the same number of values)", name, line, rows, len(rec), firstLine, cols)
 		}
 		for j, field := range rec {
 			s := strings.TrimSpace(field)
@@ -93,7 +93,7 @@ func ReadCSVWith(r io.Reader, name string, opt CSVOptions) (*Matrix, error) {
 				if errors.Is(err, strconv.ErrRange) {
 					return nil, fmt.Errorf("%s: line %d, column %d: value %q is out of the float64 range", name, l, j+1, s)
 				}
-				return nil, fmt.Errorf("%s: line %d, column %d: cannot parse %q as a number", name, l, j+1, s)
+				return nil, fmt.Errorf("%s: line %d, column %d: cannot parse %q as a number (write plain numbers such as 0.5 or -1e-3)", name, l, j+1, s)
 			}
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				l, _ := cr.FieldPos(j)
