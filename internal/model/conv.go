@@ -16,6 +16,14 @@ import (
 // Gorgonia op. Convolutions are per-sample im2col products on the fast GEMM, split over the
 // batch across GOMAXPROCS goroutines; the backward pass is shared by the gradient ops like
 // the dense stack's.
+//
+// Determinism: a stack computes the same bits at any GOMAXPROCS. The goroutines only decide
+// who computes what, never how a floating-point sum is grouped: everything computed per
+// sample (im2col products, normalisation, pooling, input gradients, each sample's BatchNorm
+// partial sums) is written to that sample's own slots; the BatchNorm sums over the batch add
+// the per-sample partials in sample order; the weight gradients are summed within fixed
+// chunks of samples (gradChunks, set by the batch size alone) and the chunks' partials are
+// then added in chunk order.
 
 // convBlock is one block of a conv stack.
 type convBlock struct {
@@ -82,21 +90,47 @@ type convCache[T float] struct {
 	arg   [][]int32 // argmax of every pooling window, (n, out, pooledHW)
 	inv   [][]float64
 	grads [][]T // per op input (index 0 unused: the data input needs no gradient)
-	// per-worker partial sums and per-channel affine maps, reused
-	moments          [][]float64
+	// per-sample BatchNorm partial sums (n, 2*channels), per-channel affine maps, reused
+	sampleSums       []float64
 	scale, shift, kx []T
-	sums             [][]float64
-	ws               []*scratch[T]
+	ws               []*scratch[T] // one per worker
 	dPre             []T
 	dAct             [][]T
-	dwPar            [][]T
+	dwPar            [][]T // one weight-gradient partial per chunk of samples (gradChunks)
 }
 
+// gradChunks is the most chunks a batch's samples are cut into for the weight gradients:
+// each chunk sums its samples' contributions in sample order, then the chunks' partials are
+// added in chunk order. The chunks depend on the batch size only, never on GOMAXPROCS, so the
+// gradient's rounding is the same however many workers share the chunks; 16 keeps up to 16
+// cores busy at the cost of 16 small partial buffers per layer.
+const gradChunks = 16
+
+// numChunks is how many gradient chunks a batch of n samples is cut into.
+func numChunks(n int) int { return max(1, min(n, gradChunks)) }
+
+// chunkBounds returns the samples [lo, hi) of chunk i of n samples cut into nc chunks.
+func chunkBounds(n, nc, i int) (lo, hi int) { return i * n / nc, (i + 1) * n / nc }
+
+// workers is how many goroutines share a loop over n items: GOMAXPROCS, at most n.
 func workers(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n)) }
 
-// parallelFor runs f(w, lo, hi) over [0, n) split into contiguous chunks, one per worker.
-func parallelFor(n int, f func(w, lo, hi int)) {
+// scratchFor returns the number of workers for loops over n items (read once per pass, as
+// GOMAXPROCS may change at any time) and makes sure there is a GEMM scratch for each.
+func (c *convCache[T]) scratchFor(n int) int {
 	nw := workers(n)
+	for len(c.ws) < nw {
+		c.ws = append(c.ws, &scratch[T]{})
+	}
+	return nw
+}
+
+// parallelFor runs f(w, lo, hi) over [0, n) split into contiguous ranges, one per worker w
+// of min(nw, n). The split depends on GOMAXPROCS, so f must compute each index's result the
+// same way wherever the range boundaries fall: write per-index outputs, and never sum across
+// indices into a per-worker accumulator (use per-index slots or fixed chunks instead).
+func parallelFor(nw, n int, f func(w, lo, hi int)) {
+	nw = max(1, min(nw, n))
 	if nw == 1 {
 		f(0, 0, n)
 		return
@@ -147,40 +181,41 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 			c.inv[i] = make([]float64, b.out)
 			c.acts[i+1] = make([]T, n*b.out*b.pooledHW)
 		}
-		for w := 0; w < workers(n); w++ {
-			c.ws = append(c.ws, &scratch[T]{})
-		}
 		op.cache = c
 	}
+	nw := c.scratchFor(n)
 	op.gen++
 	op.inputs = append(op.inputs[:0], vals...)
 	c.acts[0] = data[T](vals[0], op.name) // a data input: untouched until the next step
-	nw := len(c.ws)
 	for i, b := range op.blocks {
 		w := data[T](vals[b.wIdx], op.name)
 		bias := data[T](vals[b.wIdx+1], op.name)
 		gamma, beta := data[T](vals[b.wIdx+2], op.name), data[T](vals[b.wIdx+3], op.name)
 		in, z := c.acts[i], c.xhat[i]
-		// per worker, per channel: sum and sum of squares of z - bias (shifted moments)
-		if len(c.moments) < nw {
-			c.moments = make([][]float64, nw)
+		// per sample, per channel: sum and sum of squares of z - bias (shifted moments),
+		// summed over the batch in sample order below; evaluation needs none
+		var mom []float64
+		if op.training {
+			mom = growF64(&c.sampleSums, n*2*b.out)
 		}
-		parallelFor(n, func(wk, lo, hi int) {
-			mom := growF64(&c.moments[wk], 2*b.out)
+		parallelFor(nw, n, func(wk, lo, hi int) {
 			for s := lo; s < hi; s++ {
 				// the patches stay in this worker's cache-sized buffer; backward rebuilds them
 				col := c.ws[wk].get(4, b.kk*b.hw)
 				im2col(col, in[s*b.c*b.hw:(s+1)*b.c*b.hw], b.c, b.h, b.w, b.k)
 				zs := z[s*b.out*b.hw : (s+1)*b.out*b.hw]
 				gemm(zs, w, col, b.out, b.kk, b.hw, false, false, false, c.ws[wk])
+				if mom == nil {
+					continue
+				}
+				ms := mom[s*2*b.out : (s+1)*2*b.out]
 				for ch := 0; ch < b.out; ch++ {
 					var ps, pq T
 					for _, v := range zs[ch*b.hw : (ch+1)*b.hw] {
 						ps += v
 						pq += v * v
 					}
-					mom[2*ch] += float64(ps)
-					mom[2*ch+1] += float64(pq)
+					ms[2*ch], ms[2*ch+1] = float64(ps), float64(pq)
 				}
 			}
 		})
@@ -191,14 +226,9 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 		if op.training {
 			cnt := float64(n * b.hw)
 			m := b.bn.Momentum
+			tot := sumSamples(mom, n, 2*b.out)
 			for ch := 0; ch < b.out; ch++ {
-				var sum, sq float64
-				for wk := 0; wk < nw; wk++ {
-					if len(c.moments[wk]) > 2*ch {
-						sum += c.moments[wk][2*ch]
-						sq += c.moments[wk][2*ch+1]
-					}
-				}
+				sum, sq := tot[2*ch], tot[2*ch+1]
 				mean := sum / cnt
 				v := max(sq/cnt-mean*mean, 0)
 				inv := 1 / math.Sqrt(v+b.bn.Eps)
@@ -218,7 +248,7 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 			}
 		}
 		next, arg := c.acts[i+1], c.arg[i]
-		parallelFor(n, func(_, lo, hi int) {
+		parallelFor(nw, n, func(_, lo, hi int) {
 			for s := lo; s < hi; s++ {
 				normReluPool(next[s*b.out*b.pooledHW:(s+1)*b.out*b.pooledHW], arg[s*b.out*b.pooledHW:(s+1)*b.out*b.pooledHW],
 					z[s*b.out*b.hw:(s+1)*b.out*b.hw], scale, shift, gamma, beta, b.out, b.h, b.w, b.pool)
@@ -226,6 +256,19 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 		})
 	}
 	copy(outT.Data().([]T), c.acts[L])
+}
+
+// sumSamples adds the n per-sample rows of width w in per (n, w) in sample order into the
+// first row, which it returns: the same order and rounding whatever the worker split that
+// filled them.
+func sumSamples(per []float64, n, w int) []float64 {
+	tot := per[:w]
+	for s := 1; s < n; s++ {
+		for j, v := range per[s*w : (s+1)*w] {
+			tot[j] += v
+		}
+	}
+	return tot
 }
 
 func growF64(p *[]float64, n int) []float64 {
@@ -513,7 +556,8 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 	}
 	n := c.n
 	L := len(op.blocks)
-	nw := len(c.ws)
+	nc := numChunks(n)
+	nw := c.scratchFor(n)
 	if c.grads == nil {
 		c.grads = make([][]T, 1+4*L)
 		c.dAct = make([][]T, L+1)
@@ -527,7 +571,7 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 				c.dAct[i] = make([]T, n*b.c*b.hw)
 			}
 		}
-		c.dwPar = make([][]T, nw)
+		c.dwPar = make([][]T, nc)
 	}
 	copy(c.dAct[L], dy)
 	for i := L - 1; i >= 0; i-- {
@@ -539,36 +583,29 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 		dz := c.dPre[:size]
 		dOut, arg, xhat := c.dAct[i+1], c.arg[i], c.xhat[i]
 		gamma, beta := data[T](op.inputs[b.wIdx+2], op.name), data[T](op.inputs[b.wIdx+3], op.name)
-		if len(c.sums) < nw {
-			c.sums = make([][]float64, nw)
-		}
 		// max-pool and ReLU backward: each window's gradient goes to its maximum when that is
-		// positive; the BatchNorm sums need only those positions
-		parallelFor(n, func(wk, lo, hi int) {
-			sums := growF64(&c.sums[wk], 2*b.out)
+		// positive; the BatchNorm sums need only those positions (per sample, summed over
+		// the batch in sample order below)
+		per := growF64(&c.sampleSums, n*2*b.out)
+		parallelFor(nw, n, func(wk, lo, hi int) {
 			for s := lo; s < hi; s++ {
+				sums := per[s*2*b.out : (s+1)*2*b.out]
 				clear(dz[s*b.out*b.hw : (s+1)*b.out*b.hw])
 				for ch := 0; ch < b.out; ch++ {
 					g, bt := gamma[ch], beta[ch]
 					base := (s*b.out + ch) * b.hw
 					o := (s*b.out + ch) * b.pooledHW
 					sdy, sdyx := poolBackward(dz[base:base+b.hw], dOut[o:o+b.pooledHW], arg[o:o+b.pooledHW], xhat[base:base+b.hw], g, bt)
-					sums[2*ch] += float64(sdy)
-					sums[2*ch+1] += float64(sdyx)
+					sums[2*ch], sums[2*ch+1] = float64(sdy), float64(sdyx)
 				}
 			}
 		})
 		dgamma, dbeta, db := c.grads[b.wIdx+2], c.grads[b.wIdx+3], c.grads[b.wIdx+1]
 		cnt := float64(n * b.hw)
 		kc, ks, kx := growT(&c.scale, b.out), growT(&c.shift, b.out), growT(&c.kx, b.out)
+		tot := sumSamples(per, n, 2*b.out)
 		for ch := 0; ch < b.out; ch++ {
-			var sdy, sdyx float64
-			for wk := 0; wk < nw; wk++ {
-				if len(c.sums[wk]) > 2*ch {
-					sdy += c.sums[wk][2*ch]
-					sdyx += c.sums[wk][2*ch+1]
-				}
-			}
+			sdy, sdyx := tot[2*ch], tot[2*ch+1]
 			dgamma[ch], dbeta[ch] = T(sdyx), T(sdy)
 			k := float64(gamma[ch]) * c.inv[i][ch] / cnt
 			kc[ch], ks[ch], kx[ch] = T(k*cnt), T(k*sdy), T(k*sdyx)
@@ -577,52 +614,62 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 		}
 		w := data[T](op.inputs[b.wIdx], op.name)
 		for k := range c.dwPar {
-			if cap(c.dwPar[k]) < b.out*b.kk {
-				c.dwPar[k] = make([]T, b.out*b.kk)
-			}
-			c.dwPar[k] = c.dwPar[k][:b.out*b.kk]
-			clear(c.dwPar[k])
+			growT(&c.dwPar[k], b.out*b.kk)
 		}
 		in := c.acts[i]
 		var dIn []T
 		if i > 0 {
 			dIn = c.dAct[i]
 		}
-		parallelFor(n, func(wk, lo, hi int) {
+		// the workers share the fixed chunks; a chunk's samples add into its own partial in
+		// sample order (the first one stores)
+		parallelFor(nw, nc, func(wk, c0, c1 int) {
 			ws := c.ws[wk]
-			for s := lo; s < hi; s++ {
-				dzs := dz[s*b.out*b.hw : (s+1)*b.out*b.hw]
-				xs := xhat[s*b.out*b.hw : (s+1)*b.out*b.hw]
-				for ch := 0; ch < b.out; ch++ {
-					a1, a2, a3 := kc[ch], ks[ch], kx[ch]
-					row, hr := dzs[ch*b.hw:(ch+1)*b.hw], xs[ch*b.hw:(ch+1)*b.hw]
-					for j, v := range row {
-						row[j] = a1*v - a2 - hr[j]*a3
-					}
-				}
-				col := ws.get(4, b.kk*b.hw)
-				im2col(col, in[s*b.c*b.hw:(s+1)*b.c*b.hw], b.c, b.h, b.w, b.k)
-				// dW^T += cols dz^T: the large cols is the left operand, packed row-wise
-				gemm(c.dwPar[wk], col, dzs, b.kk, b.hw, b.out, false, true, true, ws)
-				if dIn != nil {
-					dcol := ws.get(5, b.kk*b.hw)
-					gemm(dcol, w, dzs, b.kk, b.out, b.hw, true, false, false, ws)
-					col2im(dIn[s*b.c*b.hw:(s+1)*b.c*b.hw], dcol, b.c, b.h, b.w, b.k)
+			for ci := c0; ci < c1; ci++ {
+				lo, hi := chunkBounds(n, nc, ci)
+				for s := lo; s < hi; s++ {
+					convSampleBackward(b, w, in, dIn, dz, xhat, kc, ks, kx, c.dwPar[ci], s, s > lo, ws)
 				}
 			}
 		})
-		// sum the workers' dW^T and transpose into dW (out x kk)
+		// sum the chunks' dW^T in chunk order (into the first) and transpose into dW (out x kk)
+		dwT := c.dwPar[0]
+		for _, p := range c.dwPar[1:nc] {
+			for j, v := range p {
+				dwT[j] += v
+			}
+		}
 		dw := c.grads[b.wIdx]
 		for o := 0; o < b.out; o++ {
 			for r := 0; r < b.kk; r++ {
-				var v T
-				for k := 0; k < nw; k++ {
-					v += c.dwPar[k][r*b.out+o]
-				}
-				dw[o*b.kk+r] = v
+				dw[o*b.kk+r] = dwT[r*b.out+o]
 			}
 		}
 	}
 	op.bgen = op.gen
 	return c.grads
+}
+
+// convSampleBackward finishes BatchNorm's backward for sample s of block b (dz in place,
+// from the per-channel coefficients kc, ks, kx), adds (or with !acc stores) its weight
+// gradient dz cols^T into dwT (kk x out) and, when dIn is set, writes its input gradient.
+func convSampleBackward[T float](b convBlock, w, in, dIn, dz, xhat, kc, ks, kx, dwT []T, s int, acc bool, ws *scratch[T]) {
+	dzs := dz[s*b.out*b.hw : (s+1)*b.out*b.hw]
+	xs := xhat[s*b.out*b.hw : (s+1)*b.out*b.hw]
+	for ch := 0; ch < b.out; ch++ {
+		a1, a2, a3 := kc[ch], ks[ch], kx[ch]
+		row, hr := dzs[ch*b.hw:(ch+1)*b.hw], xs[ch*b.hw:(ch+1)*b.hw]
+		for j, v := range row {
+			row[j] = a1*v - a2 - hr[j]*a3
+		}
+	}
+	col := ws.get(4, b.kk*b.hw)
+	im2col(col, in[s*b.c*b.hw:(s+1)*b.c*b.hw], b.c, b.h, b.w, b.k)
+	// dW^T (+)= cols dz^T: the large cols is the left operand, packed row-wise
+	gemm(dwT, col, dzs, b.kk, b.hw, b.out, false, true, acc, ws)
+	if dIn != nil {
+		dcol := ws.get(5, b.kk*b.hw)
+		gemm(dcol, w, dzs, b.kk, b.out, b.hw, true, false, false, ws)
+		col2im(dIn[s*b.c*b.hw:(s+1)*b.c*b.hw], dcol, b.c, b.h, b.w, b.k)
+	}
 }

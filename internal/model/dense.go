@@ -113,7 +113,7 @@ func denseForward[T float](op *denseStackOp, vals []G.Value, n int) *tensor.Dens
 	c, _ := op.cache.(*denseCache[T])
 	if c == nil || c.n != n {
 		c = &denseCache[T]{n: n}
-		c.s.workers = runtime.GOMAXPROCS(0)
+		c.s.workers = runtime.GOMAXPROCS(0) // speed only: the products' bits do not depend on it
 		L := len(op.layers)
 		c.acts = make([][]T, L+1)
 		c.xhat = make([][]T, L)

@@ -9,7 +9,9 @@ import (
 // gemm computes c = op(a) op(b) (+ c when acc), row-major, with op(a) m x k and op(b) k x n;
 // ta/tb say that a is stored k x m / b is stored n x k. float32 products run on
 // internal/sgemm's packed AVX2 kernel; float64 products use gonum's BLAS, as the float64 path
-// exists for exactness, not speed.
+// exists for exactness, not speed. Neither's result depends on the number of goroutines:
+// sgemm splits the rows of c, gonum's Dgemm blocks of c, and both sum every element over k
+// in a fixed order.
 func gemm[T float](c, a, b []T, m, k, n int, ta, tb, acc bool, s *scratch[T]) {
 	switch cc := any(c).(type) {
 	case []float32:
@@ -36,7 +38,8 @@ func gemm32(c, a, b []float32, m, k, n int, ta, tb, acc bool, s *scratch[float32
 }
 
 // scratch holds reusable buffers, indexed by purpose, and the GEMM workspace. workers is how
-// many goroutines a product may use (0 or 1: the caller's only).
+// many goroutines a product may use (0 or 1: the caller's only); it changes the speed, never
+// the result.
 type scratch[T float] struct {
 	bufs    [6][]T
 	ws      sgemm.Workspace

@@ -2,6 +2,13 @@
 // packs the operands into panels and runs a 6 x 16 micro-kernel written in Go assembly (so
 // the build stays pure Go, without cgo); elsewhere a portable Go loop computes the same
 // product. Transposed operands are read while packing, never copied separately.
+//
+// Determinism: the result does not depend on the number of goroutines or on GOMAXPROCS.
+// Every element of c is computed by exactly one goroutine, with its sum over k taken in the
+// same order (passes of depth kc in increasing k, the same micro-kernel) however the rows are
+// split, so a product is bitwise identical with 1 or any number of workers. (The FMA kernel
+// and the portable loop round differently: machines with and without AVX2/FMA, or of other
+// architectures, may disagree in the last bits.)
 package sgemm
 
 import (
@@ -34,7 +41,8 @@ func Mul(c, a, b []float32, m, k, n int, ta, tb, acc bool) {
 }
 
 // Mul is the package-level Mul on w's buffers, splitting the rows of c over up to workers
-// goroutines when the product is large enough to gain from it.
+// goroutines (at most GOMAXPROCS) when the product is large enough to gain from it. The split
+// never changes the result's bits (see the package documentation).
 func (w *Workspace) Mul(c, a, b []float32, m, k, n int, ta, tb, acc bool, workers int) {
 	if len(c) < m*n || len(a) < m*k || len(b) < k*n {
 		panic("sgemm: slice too short for the dimensions")
@@ -71,7 +79,9 @@ func (w *Workspace) kernelMul(c, a, b []float32, m, k, n int, ta, tb, acc bool, 
 	}
 }
 
-// pass accumulates A[:, p0:p0+kk] B[p0:p0+kk, :] into c (or stores it when !acc).
+// pass accumulates A[:, p0:p0+kk] B[p0:p0+kk, :] into c (or stores it when !acc). The
+// workers take disjoint panels of mr rows of c: the split is over rows, never over k, and
+// every tile is computed the same way whichever worker owns it.
 func (w *Workspace) pass(c []float32, pa, pb packFunc, m, n, p0, kk int, acc bool, workers int) {
 	mp, np := (m+mr-1)/mr, (n+nr-1)/nr
 	w.bp = grow(w.bp, np*nr*kk)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -69,6 +70,66 @@ func TestMul(t *testing.T) {
 							for i := range want {
 								if math.Abs(float64(c[i])-want[i]) > 1e-4*(1+math.Abs(want[i]))*math.Sqrt(float64(k)) {
 									t.Fatalf("kernel=%v %v ta=%v tb=%v acc=%v workers=%d: c[%d] = %v, want %v", kernel, sh, ta, tb, acc, workers, i, c[i], want[i])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMulSameBitsAtAnyWorkerCount checks that the rows of c split over 1 to 8 goroutines
+// (products above the size where the split starts, ragged in every dimension, k spanning
+// several passes) give the same bits as one goroutine, whatever GOMAXPROCS, and that the
+// result agrees with the float64 reference.
+func TestMulSameBitsAtAnyWorkerCount(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, sh := range [][3]int{{133, 600, 70}, {70, 301, 250}, {37, 784, 150}} {
+		m, k, n := sh[0], sh[1], sh[2]
+		if m*n*k < 1<<22 {
+			t.Fatalf("%v is too small to be split", sh)
+		}
+		a, b := make([]float32, m*k), make([]float32, k*n)
+		for i := range a {
+			a[i] = float32(rng.NormFloat64())
+		}
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		init := make([]float32, m*n)
+		for i := range init {
+			init[i] = float32(rng.NormFloat64())
+		}
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				for _, acc := range []bool{false, true} {
+					var want []float32
+					for _, procs := range []int{1, 2, 3, 8} {
+						runtime.GOMAXPROCS(procs)
+						for workers := 1; workers <= 8; workers++ {
+							c := append([]float32(nil), init...)
+							var w Workspace
+							w.Mul(c, a, b, m, k, n, ta, tb, acc, workers)
+							if want == nil {
+								want = c
+								ref := naive(a, b, m, k, n, ta, tb)
+								for i := range ref {
+									if acc {
+										ref[i] += float64(init[i])
+									}
+									if math.Abs(float64(c[i])-ref[i]) > 1e-4*(1+math.Abs(ref[i]))*math.Sqrt(float64(k)) {
+										t.Fatalf("%v ta=%v tb=%v acc=%v: c[%d] = %v, want %v", sh, ta, tb, acc, i, c[i], ref[i])
+									}
+								}
+								continue
+							}
+							for i := range want {
+								if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
+									t.Fatalf("%v ta=%v tb=%v acc=%v GOMAXPROCS %d, %d workers: c[%d] = %v, one worker gives %v",
+										sh, ta, tb, acc, procs, workers, i, c[i], want[i])
 								}
 							}
 						}
