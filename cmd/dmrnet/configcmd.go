@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/spf13/cobra"
 )
 
@@ -17,7 +19,7 @@ environment variables, then --set) and print it with every key, or only check it
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	var file string
+	var file, printFormat, validateFormat string
 	var sets []string
 	addFlags := func(c *cobra.Command) {
 		c.Flags().StringVarP(&file, "config", "c", "", "YAML configuration file (defaults apply to keys it leaves out)")
@@ -30,6 +32,9 @@ environment variables, then --set) and print it with every key, or only check it
 		Example: `  dmrnet config print
   dmrnet config print --config configs/avmnist.yaml --set variant=no-hcr`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(printFormat, []string{"yaml", "json"}); err != nil {
+				return err
+			}
 			cfg, err := a.loadConfig(file, sets)
 			if err != nil {
 				return err
@@ -38,11 +43,19 @@ environment variables, then --set) and print it with every key, or only check it
 			if err != nil {
 				return err
 			}
+			if printFormat == "json" {
+				var m map[string]any
+				if err := yaml.Unmarshal(y, &m); err != nil {
+					return fmt.Errorf("config print: %w", err)
+				}
+				return printJSON(a.out, m)
+			}
 			_, err = a.out.Write(y)
 			return err
 		},
 	}
 	addFlags(print)
+	print.Flags().StringVar(&printFormat, "format", "yaml", "output format: yaml or json (the same keys and values)")
 	validate := &cobra.Command{
 		Use:   "validate",
 		Short: "Check a configuration and exit with status 0 when it is valid",
@@ -50,11 +63,24 @@ environment variables, then --set) and print it with every key, or only check it
 		Example: `  dmrnet config validate --config configs/mfeat.yaml
   dmrnet config validate --config my.yaml --set loss.beta=0.3`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(validateFormat, textJSON); err != nil {
+				return err
+			}
 			cfg, err := a.loadConfig(file, sets)
 			if err != nil {
 				return err
 			}
 			name := file
+			if validateFormat == "json" {
+				return printJSON(a.out, struct {
+					File       string   `json:"file"`
+					Valid      bool     `json:"valid"`
+					Data       string   `json:"data"`
+					Modalities []string `json:"modalities"`
+					Epochs     int      `json:"epochs"`
+					Out        string   `json:"out"`
+				}{name, true, cfg.Data.Kind, cfg.ModalityNames(), cfg.Train.Epochs, cfg.Out})
+			}
 			if name == "" {
 				name = "the default configuration"
 			}
@@ -64,6 +90,7 @@ environment variables, then --set) and print it with every key, or only check it
 		},
 	}
 	addFlags(validate)
+	validate.Flags().StringVar(&validateFormat, "format", "text", "output format: text or json (an invalid configuration is still a one-line error on stderr and exit status 2)")
 	cmd.AddCommand(print, validate)
 	return cmd
 }

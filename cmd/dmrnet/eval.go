@@ -38,11 +38,14 @@ type modelOptions struct {
 	flags *pflag.FlagSet
 	// allowDataChange evaluates on training data that differs from the recorded fingerprint.
 	allowDataChange bool
+	// command is the command's name, for messages: eval, sweep-missing.
+	command string
 }
 
 func (o *modelOptions) addFlags(cmd *cobra.Command) {
+	o.command = cmd.Name()
 	f := cmd.Flags()
-	f.StringVar(&o.checkpoint, "checkpoint", "", "the trained model: a run directory (final.ckpt, or checkpoint.ckpt if training has not finished) or a checkpoint file")
+	f.StringVar(&o.checkpoint, "checkpoint", "", "the trained model: a run directory (final.ckpt, or checkpoint.ckpt if training has not finished) or a checkpoint file; default, with no --config either: the most recently finished run under ./runs")
 	f.StringVarP(&o.config, "config", "c", "", "use the run directory this configuration trains into (its out key)")
 	f.StringArrayVar(&o.sets, "set", nil, "override a key of --config to find the run directory, e.g. --set out=runs/other (repeatable; data.root and model.inference are honoured, other keys must equal the trained values)")
 	o.addEvalFlags(cmd)
@@ -196,7 +199,7 @@ func (a *app) openModel(o *modelOptions) (*train.Trained, *evaluate.Evaluator, *
 	if err := o.checkEvalFlags(); err != nil {
 		return nil, nil, nil, err
 	}
-	dir, err := a.runDir(o.checkpoint, o.config, o.sets)
+	dir, err := a.runDir(o.command, o.checkpoint, o.config, o.sets)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -351,6 +354,7 @@ func (a *app) newEvalCmd() *cobra.Command {
 columns = predicted) and, for two-class tasks, APCER, BPCER and ACER. The numbers equal the
 matching row of sweep-missing.`,
 		Example: `  dmrnet eval --config configs/quickstart.yaml --missing=depth
+  dmrnet eval --missing=depth     # the most recently finished run under ./runs
   dmrnet eval --checkpoint runs/quickstart --present=rgb,ir --format json`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runEval(o) },
 	}

@@ -59,7 +59,7 @@ Files are written atomically: on an error nothing half-written is left.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.checkpoint, "checkpoint", "", "run directory of a trained model (its final.ckpt, else checkpoint.ckpt), or a checkpoint file")
+	f.StringVar(&o.checkpoint, "checkpoint", "", "run directory of a trained model (its final.ckpt, else checkpoint.ckpt), or a checkpoint file; default, with no --config either: the most recently finished run under ./runs")
 	f.StringVarP(&o.config, "config", "c", "", "use the run directory this configuration trains into (its out key)")
 	f.StringArrayVar(&o.sets, "set", nil, "override a key of --config, e.g. --set out=runs/other (repeatable)")
 	f.StringVar(&o.format, "format", "", "model file format: safetensors or npz (default: from the --output extension)")
@@ -104,7 +104,7 @@ func (a *app) runExport(o *exportOptions) error {
 	default:
 		return usagef("--split=%s: not a split (want test, val or train)", o.split)
 	}
-	dir, err := a.runDir(o.checkpoint, o.config, o.sets)
+	dir, err := a.runDir("export", o.checkpoint, o.config, o.sets)
 	if err != nil {
 		return err
 	}

@@ -401,7 +401,7 @@ func TestExportErrors(t *testing.T) {
 		{[]string{"--checkpoint", out, "--output", model, "--inputs", filepath.Join(dir, "i.npz"), "--split", "dev"}, 2, "--split=dev: not a split"},
 		{[]string{"--checkpoint", out, "--output", model, "--inputs", filepath.Join(dir, "i.npz"), "--split", "val"}, 2, "no validation split"},
 		{[]string{"--checkpoint", out, "--output", model, "--inputs", model}, 2, "the same file as --output"},
-		{[]string{"--output", model}, 2, "no model given"},
+		{[]string{"--output", model}, 2, "export: no finished run under ./runs"},
 		{[]string{"--checkpoint", filepath.Join(dir, "nope"), "--output", model}, 1, "does not exist"},
 		{[]string{"--checkpoint", out, "--output", filepath.Join(dir, "missing", "m.npz")}, 1, "no such file or directory"},
 	}

@@ -15,6 +15,7 @@ import (
 
 type sweepGridOptions struct {
 	config   string
+	format   string
 	sets     []string
 	grids    []string
 	seeds    string
@@ -53,6 +54,7 @@ scripts/k8s-sweep.yaml, and summarise the results with dmrnet aggregate OUT.`,
 	f.StringVarP(&o.out, "out", "o", "", "root of the job run directories (default runs/sweep/<config name>)")
 	f.StringVar(&o.shard, "shard", "", "run only shard i of n (i/n, 0-based; default from Slurm or Kubernetes, else all)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the jobs (of this shard) and exit")
+	f.StringVar(&o.format, "format", "text", "output format of --dry-run: text or json")
 	f.StringVar(&o.dataRoot, "data-root", "", "directory the data files are read from (sets data.root)")
 	return cmd
 }
@@ -75,6 +77,12 @@ func parseSeeds(s string) ([]int64, error) {
 }
 
 func (a *app) runGrid(o *sweepGridOptions) error {
+	if err := checkFormat(o.format, textJSON); err != nil {
+		return err
+	}
+	if o.format != "text" && !o.dryRun {
+		return usagef("--format=%s: applies to --dry-run only (the jobs' results are read with dmrnet aggregate --format)", o.format)
+	}
 	if o.config == "" {
 		return usagef("sweep: no --config (give the base configuration of every job: --config FILE)")
 	}
@@ -110,6 +118,9 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 			return fmt.Errorf("sweep job %d (%s): %w", j.Index, j.Name, err)
 		}
 	}
+	if o.dryRun && o.format == "json" {
+		return printJSON(a.out, dryRunJSON(root, shard, len(jobs), mine))
+	}
 	if o.dryRun {
 		fmt.Fprintf(a.out, "# %d jobs in %s; shard %s runs %d\n", len(jobs), root, shard, len(mine))
 		tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
@@ -140,6 +151,30 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 	}
 	fmt.Fprintf(a.errOut, "dmrnet: %d jobs finished in %s (summarise: dmrnet aggregate %s)\n", len(mine), root, root)
 	return nil
+}
+
+// dryRunJob is one job of sweep --dry-run --format json.
+type dryRunJob struct {
+	Index int    `json:"index"`
+	Name  string `json:"name"`
+	Dir   string `json:"dir"`
+	Seed  int64  `json:"seed"`
+	// Sets are the job's --set overrides, out=DIR included.
+	Sets []string `json:"sets"`
+}
+
+// dryRunJSON is what sweep --dry-run --format json prints.
+func dryRunJSON(root string, shard grid.Shard, total int, mine []grid.Job) any {
+	jobs := make([]dryRunJob, len(mine))
+	for i, j := range mine {
+		jobs[i] = dryRunJob{Index: j.Index, Name: j.Name, Dir: j.Dir, Seed: j.Seed, Sets: j.Sets}
+	}
+	return struct {
+		Root  string      `json:"root"`
+		Total int         `json:"total_jobs"`
+		Shard string      `json:"shard"`
+		Jobs  []dryRunJob `json:"jobs"`
+	}{root, total, shard.String(), jobs}
 }
 
 // withDataRoot returns sets followed by data.root=root when root is given, without

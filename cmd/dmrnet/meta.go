@@ -8,16 +8,25 @@ import (
 )
 
 func (a *app) newVersionCmd() *cobra.Command {
-	return &cobra.Command{
+	format := "text"
+	cmd := &cobra.Command{
 		Use:     "version",
 		Short:   "Print dmrnet's version, commit and Go version",
 		Long:    "Print the module version and VCS commit dmrnet was built from (from the build information Go embeds), and the Go version.",
-		Example: "  dmrnet version",
+		Example: "  dmrnet version\n  dmrnet version --format json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format, textJSON); err != nil {
+				return err
+			}
+			if format == "json" {
+				return printJSON(a.out, buildinfo.Read())
+			}
 			fmt.Fprintln(a.out, versionString())
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&format, "format", format, "output format: text or json (version, revision, time, modified, go)")
+	return cmd
 }
 
 // versionString describes the build: module version, commit (marked when the tree had

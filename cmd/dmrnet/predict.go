@@ -81,7 +81,7 @@ Input is read and written in chunks of 4096 samples, so memory stays bounded.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.checkpoint, "checkpoint", "", "the trained model: a run directory (final.ckpt, or checkpoint.ckpt if training has not finished) or a checkpoint file")
+	f.StringVar(&o.checkpoint, "checkpoint", "", "the trained model: a run directory (final.ckpt, or checkpoint.ckpt if training has not finished) or a checkpoint file; default, with no --config either: the most recently finished run under ./runs")
 	f.StringVarP(&o.config, "config", "c", "", "use the run directory this configuration trains into (its out key)")
 	f.StringArrayVar(&o.sets, "set", nil, "override a key of --config to find the run directory, e.g. --set out=runs/other (repeatable)")
 	f.StringVar(&o.dataRoot, "data-root", "", "training data directory, needed only for checkpoints of dmrnet versions that did not record input shapes")
@@ -106,7 +106,7 @@ func (a *app) runPredict(o *predictOptions, abstain bool) error {
 	if abstain && (math.IsNaN(o.abstainAbove) || math.IsInf(o.abstainAbove, 0)) {
 		return usagef("--abstain-above=%v: not a finite number (give the largest uncertainty to accept, e.g. --abstain-above 0.5)", o.abstainAbove)
 	}
-	dir, err := a.runDir(o.checkpoint, o.config, o.sets)
+	dir, err := a.runDir("predict", o.checkpoint, o.config, o.sets)
 	if err != nil {
 		return err
 	}

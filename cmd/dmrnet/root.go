@@ -112,6 +112,7 @@ Exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupt
 	root.AddCommand(a.newTrainCmd(), a.newEvalCmd(), a.newSweepCmd(), a.newGridCmd(), a.newAggregateCmd(),
 		a.newConfigCmd(), a.newVersionCmd(), a.newCompletionCmd(), a.newSpecialistsCmd(), a.newPredictCmd(), a.newUncertaintyCmd(), a.newExportCmd())
 	root.CompletionOptions.DisableDefaultCmd = true
+	a.registerCompletions(root)
 	// Cobra reports unknown commands and bad arguments before any RunE: those are usage errors.
 	var wrapArgs func(c *cobra.Command)
 	wrapArgs = func(c *cobra.Command) {
@@ -166,6 +167,9 @@ func (a *app) reportStale(dir string, removed []string) {
 // them. It returns nil for anything else, which Cobra then parses.
 func unknownCommand(root *cobra.Command, args []string) error {
 	root.InitDefaultHelpCmd() // Execute adds "help" only later
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		return nil // the shell asks for completions (Cobra adds these hidden commands in Execute)
+	}
 	c, rest, err := root.Find(args)
 	if err != nil || len(rest) == 0 || !c.HasSubCommands() || strings.HasPrefix(rest[0], "-") {
 		return nil
@@ -240,9 +244,14 @@ func (a *app) loadConfig(file string, sets []string) (*config.Config, error) {
 	return &cfg, nil
 }
 
-// runDir finds the run directory of eval and sweep-missing: --checkpoint, or the output
-// directory of --config.
-func (a *app) runDir(checkpoint, cfgFile string, sets []string) (string, error) {
+// runsRoot is where eval, sweep-missing, predict and export look for the most recent finished
+// run when given neither --checkpoint nor --config.
+const runsRoot = "runs"
+
+// runDir finds the run directory of eval, sweep-missing, predict and export (cmd names the
+// command): --checkpoint, or the output directory of --config, or, given neither, the most
+// recently finished run under ./runs, which it names on stderr.
+func (a *app) runDir(cmd, checkpoint, cfgFile string, sets []string) (string, error) {
 	switch {
 	case checkpoint != "" && cfgFile != "":
 		return "", usagef("--checkpoint and --config: give one, not both (--checkpoint RUN_DIR or --config FILE)")
@@ -257,6 +266,24 @@ func (a *app) runDir(checkpoint, cfgFile string, sets []string) (string, error) 
 			return "", err
 		}
 		return cfg.Out, nil
+	case len(sets) > 0:
+		return "", usagef("--set: applies to --config only (give --config FILE, or --checkpoint RUN_DIR without --set)")
 	}
-	return "", usagef("no model given: use --checkpoint RUN_DIR or --config FILE (the run directory that configuration trains into)")
+	latest, err := train.LatestFinished(runsRoot)
+	if err != nil {
+		return "", fmt.Errorf("%s: no model given, and ./%s cannot be searched for a finished run: %w (give --checkpoint RUN_DIR or --config FILE)", cmd, runsRoot, err)
+	}
+	if latest.Dir == "" {
+		hint := "train one with dmrnet train --config FILE, or give --checkpoint RUN_DIR"
+		if latest.Unfinished != "" {
+			hint = fmt.Sprintf("%s has not finished: continue it with dmrnet train --resume %s, or give --checkpoint %s to use its latest checkpoint", latest.Unfinished, latest.Unfinished, latest.Unfinished)
+		}
+		where := "./" + runsRoot
+		if latest.Truncated {
+			where = fmt.Sprintf("the first %d directories of ./%s", train.LatestMaxDirs, runsRoot)
+		}
+		return "", usagef("%s: no finished run under %s (%s)", cmd, where, hint)
+	}
+	fmt.Fprintf(a.errOut, "dmrnet: using the most recent finished run %s (finished %s)\n", latest.Dir, latest.Finished.Local().Format("2006-01-02 15:04"))
+	return latest.Dir, nil
 }

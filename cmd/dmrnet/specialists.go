@@ -19,6 +19,7 @@ import (
 
 type specialistsOptions struct {
 	config   string
+	format   string
 	sets     []string
 	maxSize  int
 	seeds    string
@@ -49,10 +50,14 @@ sweep-missing --specialists and aggregate --specialists compare a robust model a
 	f.StringVar(&o.seeds, "seeds", "0", "comma-separated training seeds")
 	f.StringVarP(&o.out, "out", "o", "", "root of the specialists' run directories (default runs/specialists/<config name>)")
 	f.StringVar(&o.dataRoot, "data-root", "", "directory the data files are read from (sets data.root)")
+	f.StringVar(&o.format, "format", "text", "output format of the table: text or json (the content of specialists.json)")
 	return cmd
 }
 
 func (a *app) runSpecialists(o *specialistsOptions) error {
+	if err := checkFormat(o.format, textJSON); err != nil {
+		return err
+	}
 	if o.config == "" {
 		return usagef("specialists: no --config (give the robust model's configuration: --config FILE)")
 	}
@@ -110,6 +115,13 @@ func (a *app) runSpecialists(o *specialistsOptions) error {
 	set := specialist.Collect(names, results)
 	if err := set.Save(root); err != nil {
 		return err
+	}
+	if o.format == "json" {
+		if err := printJSON(a.out, set); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.errOut, "dmrnet: wrote %s\n", filepath.Join(root, specialist.File))
+		return nil
 	}
 	tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "specialist\taccuracy %\tstd\tseeds")

@@ -294,6 +294,9 @@ func (a *app) trainHooks(quiet bool) (hooks train.Hooks, finish func()) {
 				line += fmt.Sprintf("  val %.4f", *s.ValAccuracy)
 			}
 			println(line)
+			if msg := stopLine(s.Stop); msg != "" {
+				println(msg)
+			}
 		},
 		OnHardSet: func(epoch int, h []string, stats []hardset.Stat) {
 			println(fmt.Sprintf("hard set after epoch %d (%d of %d combinations): %s", epoch+1, len(h), len(stats), strings.Join(h, ", ")))
@@ -303,6 +306,31 @@ func (a *app) trainHooks(quiet bool) (hooks train.Hooks, finish func()) {
 		},
 	}
 	return h, func() { bar.Finish() }
+}
+
+// stopLine tells, on the last epoch, that early stopping ended training and which epoch's
+// weights final.ckpt keeps; "" when training ran all its epochs and kept the last one.
+func stopLine(s *train.StopInfo) string {
+	if s == nil {
+		return ""
+	}
+	var kept string
+	switch {
+	case s.KeptEpoch != s.Epoch:
+		kept = fmt.Sprintf("final.ckpt keeps epoch %d's weights, the best validation mean accuracy %.4f (train.select_best)", s.KeptEpoch, s.BestScore)
+	case s.SelectBest || s.BestEpoch == s.Epoch:
+		kept = fmt.Sprintf("final.ckpt keeps epoch %d's weights, the last and the best on validation", s.KeptEpoch)
+	default:
+		kept = fmt.Sprintf("final.ckpt keeps epoch %d's weights, the last (the best on validation was epoch %d; train.select_best=true keeps the best)", s.KeptEpoch, s.BestEpoch)
+	}
+	if s.EarlyStopped() {
+		return fmt.Sprintf("early stopping at epoch %d of %d: no validation improvement for %d epochs (train.patience %d); %s",
+			s.Epoch, s.Epochs, s.Patience, s.Patience, kept)
+	}
+	if s.KeptEpoch != s.Epoch {
+		return fmt.Sprintf("trained all %d epochs; %s", s.Epochs, kept)
+	}
+	return ""
 }
 
 // restoredError is the error of a --force run that failed before its first checkpoint, after

@@ -6,8 +6,9 @@
 // reads the wall clock internally, so its throttling and ETA cannot be
 // tested deterministically, and it brings several dependencies for
 // features (themes, colours, spinners, byte counts) this tool does not
-// need. Here the clock is injected with WithClock, and the only
-// dependency is golang.org/x/term for IsTerminal.
+// need. Here the clock and the terminal width are injected with
+// WithClock and WithWidth, and the only dependency is golang.org/x/term
+// for IsTerminal and GetSize.
 package progress
 
 import (
@@ -43,6 +44,29 @@ func WithClock(now func() time.Time) Option {
 	return func(b *Bar) { b.now = now }
 }
 
+// WithWidth makes the Bar read the terminal's width in columns from width before every
+// redraw, instead of asking the terminal (golang.org/x/term GetSize) when the output is one.
+// A width of zero or less means unknown: the line is not shortened.
+func WithWidth(width func() int) Option {
+	return func(b *Bar) { b.width = width }
+}
+
+// terminalWidth returns the width function of w: its terminal's columns when w is a terminal,
+// else nil (lines are not shortened).
+func terminalWidth(w io.Writer) func() int {
+	f, ok := w.(*os.File)
+	if !ok || !IsTerminal(f) {
+		return nil
+	}
+	return func() int {
+		cols, _, err := term.GetSize(int(f.Fd()))
+		if err != nil {
+			return 0
+		}
+		return cols
+	}
+}
+
 // WithInterval sets the minimum time between two redraws; the default
 // is DefaultInterval.
 func WithInterval(d time.Duration) Option {
@@ -54,7 +78,9 @@ func WithInterval(d time.Duration) Option {
 // time, the estimated time remaining and a free-form suffix. The ETA is
 // estimated from the mean rate since the Bar was created. Redraws are
 // throttled to one per interval, except that reaching the total always
-// redraws.
+// redraws. A line never wraps: it is kept one column narrower than the
+// terminal (WithWidth), leaving out the bar graphic first and then
+// cutting the line with "…".
 //
 // A disabled Bar, and a nil *Bar, do nothing. Errors writing the output
 // are ignored. A Bar is safe for concurrent use.
@@ -67,6 +93,7 @@ type Bar struct {
 	enabled  bool
 	now      func() time.Time
 	interval time.Duration
+	width    func() int // nil or <= 0: unknown
 
 	count    int
 	start    time.Time
@@ -83,6 +110,9 @@ func New(w io.Writer, total int, label string, enabled bool, opts ...Option) *Ba
 	b := &Bar{w: w, total: total, label: label, enabled: enabled, now: time.Now, interval: DefaultInterval}
 	for _, o := range opts {
 		o(b)
+	}
+	if b.width == nil && enabled {
+		b.width = terminalWidth(w)
 	}
 	b.start = b.now()
 	return b
@@ -130,7 +160,7 @@ func (b *Bar) Finish() {
 	}
 	b.finished = true
 	if b.drawn {
-		fmt.Fprint(b.w, "\r"+strings.Repeat(" ", b.lastLen)+"\r")
+		b.clear()
 	}
 }
 
@@ -143,7 +173,7 @@ func (b *Bar) Println(s string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.drawn {
-		fmt.Fprint(b.w, "\r"+strings.Repeat(" ", b.lastLen)+"\r")
+		b.clear()
 		b.lastLen = 0
 	}
 	fmt.Fprintln(b.w, s)
@@ -159,7 +189,9 @@ func (b *Bar) draw(now time.Time) {
 	if b.label != "" {
 		parts = append(parts, b.label)
 	}
+	graphic := -1 // index of the bar graphic in parts
 	if b.total > 0 {
+		graphic = len(parts)
 		frac := min(float64(b.count)/float64(b.total), 1)
 		filled := int(frac * barWidth)
 		eta := "--:--"
@@ -179,13 +211,61 @@ func (b *Bar) draw(now time.Time) {
 	if b.suffix != "" {
 		parts = append(parts, b.suffix)
 	}
-	line := strings.Join(parts, " ")
+	line := b.fit(parts, graphic)
 	n := utf8.RuneCountInString(line)
 	pad := max(b.lastLen-n, 0)
+	if limit := b.limit(); limit > 0 {
+		pad = min(pad, limit-n) // the terminal may have narrowed since the last line
+	}
 	fmt.Fprint(b.w, "\r"+line+strings.Repeat(" ", pad))
 	b.lastLen = n
 	b.last = now
 	b.drawn = true
+}
+
+// clear blanks the bar's line and returns to its start; b.mu must be held.
+func (b *Bar) clear() {
+	n := b.lastLen
+	if limit := b.limit(); limit > 0 {
+		n = min(n, limit)
+	}
+	fmt.Fprint(b.w, "\r"+strings.Repeat(" ", n)+"\r")
+}
+
+// limit is the longest line that fits the terminal without wrapping: one column less than
+// its width, as a character in the last column makes some terminals wrap; 0 when unknown.
+func (b *Bar) limit() int {
+	if b.width == nil {
+		return 0
+	}
+	w := b.width()
+	if w <= 1 {
+		return 0
+	}
+	return w - 1
+}
+
+// fit joins parts with spaces into a line that fits the terminal: it first leaves out the
+// bar graphic ("[=====     ]"), the part that says least in the fewest columns, and then cuts
+// the line, ending it with "…".
+func (b *Bar) fit(parts []string, graphic int) string {
+	line := strings.Join(parts, " ")
+	limit := b.limit()
+	if limit <= 0 || utf8.RuneCountInString(line) <= limit {
+		return line
+	}
+	var kept []string
+	for i, p := range parts {
+		if i != graphic {
+			kept = append(kept, p)
+		}
+	}
+	line = strings.Join(kept, " ")
+	if utf8.RuneCountInString(line) <= limit {
+		return line
+	}
+	r := []rune(line)
+	return string(r[:limit-1]) + "…"
 }
 
 // formatDuration formats d, rounded to seconds, as mm:ss or h:mm:ss.

@@ -50,7 +50,40 @@ type EpochStats struct {
 	ValAccuracy *float64 `json:"val_mean_accuracy,omitempty"`
 	// HardSet is set in the epoch whose end chose H.
 	HardSet []string `json:"hard_set,omitempty"`
+	// Stop is set on the run's last epoch only: why training stopped there and which
+	// epoch's weights final.ckpt keeps.
+	Stop *StopInfo `json:"stop,omitempty"`
 }
+
+// Reasons training stops.
+const (
+	StopEpochs   = "epochs"   // train.epochs reached
+	StopPatience = "patience" // early stopping: no validation improvement for train.patience epochs
+)
+
+// StopInfo says why and where training stopped, as written in the "stop" field of
+// metrics.jsonl's last line.
+type StopInfo struct {
+	// Reason is StopEpochs or StopPatience.
+	Reason string `json:"reason"`
+	// Epoch is the last epoch trained (1-based); Epochs is train.epochs.
+	Epoch  int `json:"epoch"`
+	Epochs int `json:"epochs"`
+	// Patience is train.patience (0: no early stopping).
+	Patience int `json:"patience,omitempty"`
+	// BestEpoch is the epoch with the best validation mean accuracy (0 without validation),
+	// BestScore that accuracy.
+	BestEpoch int     `json:"best_epoch,omitempty"`
+	BestScore float64 `json:"best_val_mean_accuracy,omitempty"`
+	// KeptEpoch is the epoch whose weights final.ckpt holds: BestEpoch with
+	// train.select_best, Epoch otherwise.
+	KeptEpoch int `json:"kept_epoch"`
+	// SelectBest is train.select_best.
+	SelectBest bool `json:"select_best,omitempty"`
+}
+
+// EarlyStopped reports whether training stopped before train.epochs.
+func (s *StopInfo) EarlyStopped() bool { return s != nil && s.Reason == StopPatience }
 
 // Hooks let callers observe training without the loop knowing about terminals.
 type Hooks struct {
@@ -396,7 +429,7 @@ func (t *Trainer) run(ctx context.Context) error {
 		return err
 	}
 	// A fresh run (epoch 0) keeps no line of an earlier one that never wrote a checkpoint.
-	if err := trimMetrics(filepath.Join(t.dir, MetricsFile), t.st.Epoch); err != nil {
+	if err := trimMetrics(filepath.Join(t.dir, MetricsFile), t.st.Epoch, !t.st.Done); err != nil {
 		return err
 	}
 	cfg := t.cfg
@@ -585,8 +618,21 @@ func (t *Trainer) endEpoch(epoch int, lr float64) error {
 			t.st.Done = true
 		}
 	}
-	if t.st.Epoch >= cfg.Train.Epochs {
+	if t.st.Done || t.st.Epoch >= cfg.Train.Epochs {
+		reason := StopEpochs
+		if t.st.Epoch < cfg.Train.Epochs {
+			reason = StopPatience
+		}
 		t.st.Done = true
+		stop := &StopInfo{Reason: reason, Epoch: t.st.Epoch, Epochs: cfg.Train.Epochs, Patience: cfg.Train.Patience,
+			BestEpoch: t.st.BestEpoch, KeptEpoch: t.st.Epoch, SelectBest: cfg.Train.SelectBest}
+		if t.st.BestEpoch > 0 {
+			stop.BestScore = t.st.BestScore
+			if cfg.Train.SelectBest {
+				stop.KeptEpoch = t.st.BestEpoch // finish copies best.ckpt to final.ckpt
+			}
+		}
+		s.Stop = stop
 	}
 	if err := appendMetrics(filepath.Join(t.dir, MetricsFile), s); err != nil {
 		return err

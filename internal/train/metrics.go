@@ -30,8 +30,10 @@ func appendMetrics(path string, s EpochStats) error {
 }
 
 // trimMetrics keeps the lines of epochs 1..epochs: a resumed run rewrites the epochs after its
-// checkpoint, and must not leave their earlier lines behind.
-func trimMetrics(path string, epochs int) error {
+// checkpoint, and must not leave their earlier lines behind. With unstop, a run that goes on
+// training, it also removes the "stop" field of a finished run's last line (a finished run
+// extended by --set train.epochs=N stops later).
+func trimMetrics(path string, epochs int, unstop bool) error {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -45,6 +47,16 @@ func trimMetrics(path string, epochs int) error {
 	for sc.Scan() {
 		var s EpochStats
 		if json.Unmarshal(sc.Bytes(), &s) != nil || s.Epoch < 1 || s.Epoch > epochs {
+			continue
+		}
+		if unstop && s.Stop != nil {
+			s.Stop = nil
+			line, err := json.Marshal(s)
+			if err != nil {
+				return fmt.Errorf("metrics: %w", err)
+			}
+			keep.Write(line)
+			keep.WriteByte('\n')
 			continue
 		}
 		keep.Write(sc.Bytes())

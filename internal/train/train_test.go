@@ -353,6 +353,32 @@ func TestEarlyStoppingAndSelectBest(t *testing.T) {
 	if got.Data.Val.Len() != 30 || got.Data.Train.Len() != 120 {
 		t.Fatalf("val %d train %d", got.Data.Val.Len(), got.Data.Train.Len())
 	}
+	// metrics.jsonl's last line says that and why training stopped, and which epoch was kept;
+	// the lines before it carry no "stop".
+	for _, m := range ms[:2] {
+		if m.Stop != nil {
+			t.Errorf("epoch %d has a stop field %+v", m.Epoch, m.Stop)
+		}
+	}
+	want := StopInfo{Reason: StopPatience, Epoch: 3, Epochs: 6, Patience: 2, BestEpoch: 1, BestScore: *ms[0].ValAccuracy, KeptEpoch: 1, SelectBest: true}
+	if st := ms[2].Stop; st == nil || *st != want || !st.EarlyStopped() {
+		t.Errorf("last line's stop = %+v, want %+v", st, want)
+	}
+}
+
+// TestStopWithoutEarlyStopping: a run that trains all its epochs says so on its last line,
+// and keeps the last epoch without train.select_best.
+func TestStopWithoutEarlyStopping(t *testing.T) {
+	cfg := tinyConfig(t, "train.epochs=2", "hard.warmup_epochs=1")
+	trainRun(t, cfg)
+	ms := losses(t, cfg.Out)
+	if len(ms) != 2 || ms[0].Stop != nil {
+		t.Fatalf("metrics %+v", ms)
+	}
+	want := StopInfo{Reason: StopEpochs, Epoch: 2, Epochs: 2, KeptEpoch: 2}
+	if st := ms[1].Stop; st == nil || *st != want || st.EarlyStopped() {
+		t.Errorf("last line's stop = %+v, want %+v", ms[1].Stop, want)
+	}
 }
 
 // writeTable writes a two-view table data set (60 rows, 3 classes) and returns its config.
