@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/dmrnet/dmrnet/internal/aggregate"
@@ -13,7 +14,7 @@ import (
 )
 
 type aggregateOptions struct {
-	format, plot, metric, output, title, specialists string
+	format, plot, metric, output, title, specialists, baseline string
 }
 
 func (a *app) newAggregateCmd() *cobra.Command {
@@ -27,17 +28,22 @@ train.seed are seeds of one group, labelled by variant), and report per combinat
 and sample standard deviation over seeds, plus the mean over combinations and the worst
 combination. Runs of different data or model settings are refused rather than mixed.
 
---plot draws accuracy against the combinations ordered by the number of modalities present,
-one line per group with its seed spread.`,
+--plot draws the figure in the format of its extension (.png, .svg or .pdf). With more than
+15 combinations it is a heatmap: one named row per combination (ordered by the number of
+modalities present), one column per group, the value written in every cell; with fewer, a
+chart of one line per group (distinct colour, marker and dashes) with its seed spread.
+--baseline NAME makes it a heatmap of every group's difference to group NAME.`,
 		Example: `  scripts/ablations.sh configs/mfeat.yaml runs/ablations/mfeat
   dmrnet aggregate runs/ablations/mfeat --format markdown --plot mfeat.png
+  dmrnet aggregate runs/ablations/mfeat --format latex --plot mfeat-heatmap.svg --baseline deterministic
   dmrnet aggregate runs/sweep/mfeat --metric macro_f1 --format csv --output sweep.csv`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return a.runAggregate(o, args) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.format, "format", "table", "output format: table, markdown, csv or json")
-	f.StringVar(&o.plot, "plot", "", "also draw the accuracy of every combination into this PNG file")
+	f.StringVar(&o.format, "format", "table", "output format: table, markdown, csv, json or latex (a booktabs tabular)")
+	f.StringVar(&o.plot, "plot", "", "also draw the accuracy of every combination into this file (.png, .svg or .pdf)")
+	f.StringVar(&o.baseline, "baseline", "", "with --plot: a heatmap of each group's difference to this group (a label of the table)")
 	f.StringVar(&o.metric, "metric", "accuracy", "metric: accuracy, macro_f1 or acer")
 	f.StringVar(&o.output, "output", "", "write the table to this file (atomically) instead of stdout")
 	f.StringVar(&o.title, "title", "", "title of the plot (default: the data set and metric)")
@@ -52,8 +58,11 @@ func (a *app) runAggregate(o *aggregateOptions, paths []string) error {
 	if !validFormat(o.metric, aggregate.Metrics()) {
 		return usagef("--metric=%s: not supported (want %s)", o.metric, joinOr(aggregate.Metrics()))
 	}
-	if o.plot != "" && filepath.Ext(o.plot) != ".png" {
-		return usagef("--plot=%s: not a PNG file name (name it *.png)", o.plot)
+	if o.plot != "" && !slices.Contains(aggregate.PlotFormats(), strings.ToLower(filepath.Ext(o.plot))) {
+		return usagef("--plot=%s: not a .png, .svg or .pdf file name (the extension chooses the format)", o.plot)
+	}
+	if o.baseline != "" && o.plot == "" {
+		return usagef("--baseline: needs --plot (add --plot FILE.svg)")
 	}
 	dirs, unfinished, err := aggregate.Discover(paths)
 	if err != nil {
@@ -70,6 +79,7 @@ func (a *app) runAggregate(o *aggregateOptions, paths []string) error {
 	if err != nil {
 		return err
 	}
+	a.warn(aggregate.SameSettings(groups))
 	table, err := aggregate.Summarize(groups, o.metric)
 	if err != nil {
 		return err
@@ -92,7 +102,10 @@ func (a *app) runAggregate(o *aggregateOptions, paths []string) error {
 		if title == "" {
 			title = fmt.Sprintf("%s: %s per combination (mean ± std over seeds)", dataLabel(runs[0].Config), o.metric)
 		}
-		if err := table.Plot(o.plot, title); err != nil {
+		if o.baseline != "" && !slices.Contains(table.Groups, o.baseline) {
+			return usagef("--baseline=%s: not a group of these runs (want %s)", o.baseline, joinOr(table.Groups))
+		}
+		if err := table.PlotWith(o.plot, title, aggregate.PlotOptions{Baseline: o.baseline}); err != nil {
 			return err
 		}
 		fmt.Fprintf(a.errOut, "dmrnet: wrote %s\n", o.plot)

@@ -239,7 +239,9 @@ func TestGroupRuns(t *testing.T) {
 				{name: "kl1", seed: 1, set: variant("no-kl")},
 				{name: "nd1", seed: 1, set: variant("no-dropout")},
 			},
-			groups: []want{{"dmrnet", []int64{1, 2, 3}}, {"no-kl", []int64{1, 2}}, {"deterministic", []int64{1}}, {"no-dropout", []int64{1}}},
+			// An empty variant keeps the default hard.by=loss; variant dmrnet is the paper's
+			// hard.by=variance, another model.
+			groups: []want{{"dmrnet (hard.by=loss)", []int64{2, 3}}, {"dmrnet (hard.by=variance)", []int64{1}}, {"no-kl", []int64{1, 2}}, {"deterministic", []int64{1}}, {"no-dropout", []int64{1}}},
 		},
 		{
 			name: "distinguishing settings",
@@ -292,7 +294,7 @@ func TestGroupRuns(t *testing.T) {
 			specs: []spec{
 				{name: "a", seed: 1, set: variant("deterministic")},
 				{name: "b", seed: 1},
-				{name: "c", seed: 1, set: func(c *config.Config) { c.Model.PME = false; c.Variant = "no-hcr" }},
+				{name: "c", seed: 1, set: func(c *config.Config) { c.Model.PME = false }},
 			},
 			err: []string{"differ in model.pme, \"true\" vs \"false\""},
 		},
@@ -558,7 +560,7 @@ func TestWrite(t *testing.T) {
 			}
 		})
 	}
-	if !slices.Equal(Formats(), []string{"table", "markdown", "csv", "json"}) {
+	if !slices.Equal(Formats(), []string{"table", "markdown", "csv", "json", "latex"}) {
 		t.Errorf("Formats() = %v", Formats())
 	}
 	var b bytes.Buffer
@@ -660,8 +662,13 @@ func TestPlot(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b := img.Bounds(); b.Dx() != 1200 || b.Dy() != 600 {
+			b := img.Bounds()
+			if tt.name == "few combinations" && (b.Dx() != 1200 || b.Dy() != 600) {
 				t.Errorf("image is %dx%d, want 1200x600", b.Dx(), b.Dy())
+			}
+			// The heatmap: a row of about 12 points per combination, at 100 dpi.
+			if tt.name == "63 combinations" && (b.Dy() < 63*12*100/72 || b.Dx() >= b.Dy()) {
+				t.Errorf("heatmap is %dx%d, want a tall image of 63 rows", b.Dx(), b.Dy())
 			}
 			entries, err := os.ReadDir(filepath.Dir(path))
 			if err != nil || len(entries) != 1 {
@@ -669,8 +676,52 @@ func TestPlot(t *testing.T) {
 			}
 		})
 	}
-	if err := hand.Plot(filepath.Join(t.TempDir(), "plot.svg"), ""); err == nil {
-		t.Error("Plot to .svg: no error")
+	if err := hand.Plot(filepath.Join(t.TempDir(), "plot.jpg"), ""); err == nil || !strings.Contains(err.Error(), ".png, .svg or .pdf") {
+		t.Errorf("Plot to .jpg: %v, want an error naming the formats", err)
+	}
+}
+
+// TestPlotFormats checks that the extension chooses the format, for the chart and the
+// heatmap, and that --baseline names a group.
+func TestPlotFormats(t *testing.T) {
+	magic := map[string]string{".png": "\x89PNG", ".svg": "<?xml", ".pdf": "%PDF"}
+	for _, tt := range []struct {
+		name  string
+		table *Table
+		opt   PlotOptions
+	}{
+		{"chart", handTable(t, "accuracy"), PlotOptions{}},
+		{"heatmap", syntheticTable(6), PlotOptions{}},
+		{"baseline", syntheticTable(3), PlotOptions{Baseline: "dmrnet"}},
+	} {
+		for _, ext := range []string{".png", ".svg", ".PDF"} {
+			path := filepath.Join(t.TempDir(), "plot"+ext)
+			if err := tt.table.PlotWith(path, "title", tt.opt); err != nil {
+				t.Fatalf("%s %s: %v", tt.name, ext, err)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := magic[strings.ToLower(ext)]; !bytes.HasPrefix(data, []byte(want)) {
+				t.Errorf("%s %s starts with %q, want %q", tt.name, ext, data[:min(8, len(data))], want)
+			}
+		}
+	}
+	// Every combination is named in the heatmap.
+	path := filepath.Join(t.TempDir(), "h.svg")
+	if err := syntheticTable(6).Plot(path, ""); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	for _, r := range syntheticTable(6).Rows {
+		if !bytes.Contains(data, []byte(">"+r.Combination+"<")) {
+			t.Errorf("heatmap does not name %s", r.Combination)
+		}
+	}
+	err := syntheticTable(3).PlotWith(filepath.Join(t.TempDir(), "b.png"), "", PlotOptions{Baseline: "nope"})
+	if err == nil || !strings.Contains(err.Error(), `"dmrnet", "no-dropout"`) {
+		t.Errorf("unknown baseline: %v", err)
 	}
 }
 
@@ -733,5 +784,40 @@ func TestCheckSeeds(t *testing.T) {
 		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestSameSettings checks the warning on groups shown as different that are one model: an
+// empty variant (shown as dmrnet) on the default hard.by=loss is dmrnet-loss; variant dmrnet
+// (hard.by=variance) is not.
+func TestSameSettings(t *testing.T) {
+	_, runs := loadSpecs(t, []spec{
+		{name: "empty/seed0", seed: 0},
+		{name: "empty/seed1", seed: 1},
+		{name: "loss/seed0", seed: 0, set: variant("dmrnet-loss")},
+		{name: "loss/seed1", seed: 1, set: variant("dmrnet-loss")},
+		{name: "nohcr/seed0", seed: 0, set: variant("no-hcr")},
+	})
+	groups, err := GroupRuns(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := SameSettings(groups)
+	if len(got) != 1 || !strings.HasPrefix(got[0], `groups "empty" and "loss" have identical settings apart from the variant name`) ||
+		strings.Contains(got[0], "\n") {
+		t.Fatalf("warnings %q, want one line on dmrnet and dmrnet-loss", got)
+	}
+
+	_, runs = loadSpecs(t, []spec{
+		{name: "paper/seed0", seed: 0, set: variant("dmrnet")},
+		{name: "loss/seed0", seed: 0, set: variant("dmrnet-loss")},
+		{name: "nohcr/seed0", seed: 0, set: variant("no-hcr")},
+	})
+	groups, err = GroupRuns(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := SameSettings(groups); len(got) != 0 {
+		t.Fatalf("warnings %q for different models", got)
 	}
 }

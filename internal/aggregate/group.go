@@ -36,17 +36,18 @@ func paperVariants() []string {
 // presetKeys returns the keys that the preset of variant sets, which may therefore differ
 // from the runs of other variants even where settings must otherwise agree.
 func presetKeys(variant string) []string {
+	paper := []string{"model.pme", "hard.by", "hard.mode"}
 	switch variant {
-	case "dmrnet-loss":
-		return []string{"hard.by"}
+	case "dmrnet", "dmrnet-loss":
+		return paper
 	case "no-hcr":
-		return []string{"loss.beta"}
+		return append(paper, "loss.beta")
 	case "no-kl":
-		return []string{"loss.alpha"}
+		return append(paper, "loss.alpha")
 	case "deterministic":
 		return []string{"model.pme", "loss.alpha", "loss.beta"}
 	case "no-dropout":
-		return []string{"dropout.mode", "dropout.probs"}
+		return append(paper, "dropout.mode", "dropout.probs")
 	}
 	return nil
 }
@@ -303,7 +304,7 @@ func checkComparable(runs []Run, sets []settings) error {
 		}
 		ref := -1
 		for i, r := range runs {
-			if setByPreset(variantOf(r), key) {
+			if setByPreset(r.Config.Variant, key) { // an empty variant sets nothing
 				continue
 			}
 			if ref < 0 {
@@ -461,4 +462,47 @@ func CheckSeeds(runs []Run) error {
 		seen[r.Config.Train.Seed] = r.Dir
 	}
 	return nil
+}
+
+// SameSettings returns one warning for each pair of groups that would be shown as different
+// although their runs' resolved settings are identical apart from the seed, the run directory
+// and the variant name: e.g. "" (shown as dmrnet) and dmrnet-loss on a configuration whose
+// hard.by is loss. Such columns are the same model under two names.
+func SameSettings(groups []Group) []string {
+	ids := make([]string, len(groups))
+	for i, g := range groups {
+		if len(g.Runs) == 0 {
+			continue
+		}
+		_, set, err := runSettings(g.Runs[0])
+		if err != nil {
+			continue
+		}
+		var b strings.Builder
+		for _, k := range set.keys {
+			if ignoredKey(k) || k == "variant" {
+				continue
+			}
+			v, _ := set.get(k)
+			b.WriteString(k + "=" + v + "\n")
+		}
+		ids[i] = b.String()
+	}
+	var warnings []string
+	for i := range groups {
+		for j := i + 1; j < len(groups); j++ {
+			if ids[i] != "" && ids[i] == ids[j] {
+				warnings = append(warnings, fmt.Sprintf("groups %q and %q have identical settings apart from the variant name: one model under two names (compare their runs' config.yaml; variant dmrnet sets hard.by=variance, an empty variant keeps the config's hard.by=%s)",
+					groups[i].Label, groups[j].Label, hardBy(groups[i])))
+			}
+		}
+	}
+	return warnings
+}
+
+func hardBy(g Group) string {
+	if len(g.Runs) == 0 || g.Runs[0].Config == nil {
+		return "?"
+	}
+	return g.Runs[0].Config.Hard.By
 }

@@ -4,20 +4,14 @@ import (
 	"cmp"
 	"fmt"
 	"image/color"
-	"io"
 	"math"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
-
-	"github.com/dmrnet/dmrnet/internal/atomicfile"
 )
 
 // Plot geometry.
@@ -57,13 +51,15 @@ func groupGlyph(i int) draw.GlyphDrawer {
 	return glyphs[i%len(glyphs)]
 }
 
-// groupDashes returns the line dashes of group i: solid for the first round of colours,
-// dashed for groups that reuse a colour.
+// groupDashes returns the line dashes of group i: solid, dashed, dotted, dash-dotted, long
+// dashes, ..., so that lines differ even in grey print.
 func groupDashes(i int) []vg.Length {
-	if i/7%2 == 1 {
-		return []vg.Length{vg.Points(6), vg.Points(3)}
+	pt := vg.Points
+	patterns := [][]vg.Length{
+		nil, {pt(6), pt(3)}, {pt(1.5), pt(2)}, {pt(6), pt(2), pt(1.5), pt(2)},
+		{pt(10), pt(3)}, {pt(3), pt(3)}, {pt(10), pt(2), pt(2), pt(2), pt(2), pt(2)},
 	}
-	return nil
+	return patterns[i%len(patterns)]
 }
 
 // plotRow is a combination row of a Table placed on the x axis.
@@ -72,18 +68,28 @@ type plotRow struct {
 	size int // number of present modalities
 }
 
-// Plot draws the table's combinations as a PNG image of about 12x6 inches at 100 dpi to path,
-// atomically. The x axis holds the combinations ordered by their number of present
-// modalities (then in sweep order), labelled by name when there are at most 15 of them and by
-// the number of modalities otherwise; vertical lines separate combinations with different
-// numbers of modalities. Each group is one line of its mean over seeds in percent, with a
-// translucent band (many combinations) or error bars (few) of ±1 standard deviation; the
-// legend is outside the data area. Specialists (see AddSpecialists) are black crosses at
-// the combinations that have one, labelled "specialist" in the legend. An empty title
-// leaves the plot untitled.
+// Plot draws the table to path, atomically, in the format of its extension: .png (at 100
+// dpi), .svg or .pdf (see PlotWith).
 func (t *Table) Plot(path string, title string) error {
-	if ext := strings.ToLower(filepath.Ext(path)); ext != ".png" {
-		return fmt.Errorf("aggregate: --plot %s: not a .png file name (give a file name ending in .png)", path)
+	return t.PlotWith(path, title, PlotOptions{})
+}
+
+// PlotWith draws the table to path, atomically, in the format of its extension: .png (at 100
+// dpi), .svg or .pdf. An empty title leaves the plot untitled.
+//
+// With more than 15 combinations, or with opt.Baseline, it draws a heatmap of combinations
+// (rows, named, ordered by their number of present modalities, a gap between sizes, then
+// the "mean" and "worst" rows) × groups (columns), each cell coloured by its value and
+// holding it as text (mean±std in percent; with opt.Baseline the other groups' difference
+// to the baseline in points, on a diverging scale). Otherwise it draws a 12x6 inch chart: the
+// combinations on the x axis, named, each group one line of its mean over seeds in percent
+// with error bars of ±1 standard deviation, groups told apart by colour (Okabe-Ito), marker
+// and dashes, the legend outside the data area. Specialists (see AddSpecialists) are black
+// crosses at the combinations that have one, labelled "specialist" in the legend.
+func (t *Table) PlotWith(path string, title string, opt PlotOptions) error {
+	format, err := plotFormat(path)
+	if err != nil {
+		return err
 	}
 	var rows []plotRow
 	for _, r := range t.Rows {
@@ -95,6 +101,9 @@ func (t *Table) Plot(path string, title string) error {
 		return fmt.Errorf("aggregate: plot %s: the table has no combinations or no groups", path)
 	}
 	slices.SortStableFunc(rows, func(a, b plotRow) int { return cmp.Compare(a.size, b.size) })
+	if len(rows) > maxNamedTicks || opt.Baseline != "" {
+		return t.heatmap(path, format, title, rows, opt)
+	}
 
 	p := plot.New()
 	p.Title.Text = title
@@ -222,10 +231,8 @@ func (t *Table) Plot(path string, title string) error {
 		p.Y.Min, p.Y.Max = p.Y.Min-0.5, p.Y.Max+0.5
 	}
 
-	img := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
+	img := newCanvas(format, plotWidth, plotHeight)
 	dc := draw.New(img)
-	dc.SetColor(color.White)
-	dc.Fill(dc.Rectangle.Path())
 	margin := vg.Points(10)
 	outer := draw.Crop(dc, margin, -margin, margin/2, -margin)
 	lr := legend.Rectangle(outer)
@@ -242,10 +249,7 @@ func (t *Table) Plot(path string, title string) error {
 	p.Draw(plotArea)
 	legend.Draw(legendArea)
 
-	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
-		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
-		return err
-	})
+	return writeCanvas(path, img)
 }
 
 // setXTicks labels the x axis of p, about dataWidth wide, for rows.

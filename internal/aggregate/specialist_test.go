@@ -284,8 +284,18 @@ func TestPlotSpecialists(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b := img.Bounds(); b.Dx() != 1200 || b.Dy() != 600 {
+			if b := img.Bounds(); tt.name == "few combinations" && (b.Dx() != 1200 || b.Dy() != 600) {
 				t.Errorf("image is %dx%d, want 1200x600", b.Dx(), b.Dy())
+			}
+			if tt.name == "63 combinations" {
+				// The heatmap has a specialist column.
+				svg := filepath.Join(t.TempDir(), "plot.svg")
+				if err := tt.table.Plot(svg, ""); err != nil {
+					t.Fatal(err)
+				}
+				if data, _ := os.ReadFile(svg); !strings.Contains(string(data), ">specialist<") {
+					t.Error("heatmap has no specialist column")
+				}
 			}
 		})
 	}

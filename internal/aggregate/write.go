@@ -13,7 +13,7 @@ import (
 )
 
 // Formats returns the output formats accepted by Table.Write.
-func Formats() []string { return []string{"table", "markdown", "csv", "json"} }
+func Formats() []string { return []string{"table", "markdown", "csv", "json", "latex"} }
 
 // metricName returns the display name of metric.
 func metricName(metric string) string {
@@ -50,6 +50,11 @@ func metricName(metric string) string {
 //     the group "specialist". The cost of robustness is left out (see "json").
 //   - "json": t as indented JSON, with a trailing newline; it includes the specialists and
 //     Costs.
+//   - "latex": a booktabs tabular (\toprule, \midrule, \bottomrule; needs
+//     \usepackage{booktabs}) with a column per group, cells "98.1 $\pm$ 0.4" in percent,
+//     the best cell of each row (highest mean; lowest for ACER; ties at the shown precision
+//     all) in \textbf, a \midrule before the "mean" and "worst" rows, and the description
+//     and seeds as % comments above. Group labels and combination names are escaped.
 func (t *Table) Write(w io.Writer, format string) error {
 	switch format {
 	case "table":
@@ -58,6 +63,8 @@ func (t *Table) Write(w io.Writer, format string) error {
 		return t.writeMarkdown(w)
 	case "csv":
 		return t.writeCSV(w)
+	case "latex":
+		return t.writeLatex(w)
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -319,6 +326,103 @@ func (t *Table) writeCSV(w io.Writer) error {
 	}
 	cw := csv.NewWriter(w)
 	if err := cw.WriteAll(records); err != nil {
+		return fmt.Errorf("aggregate: %w", err)
+	}
+	return nil
+}
+
+// texEscape escapes the characters of s that are special in LaTeX text mode. "+" and "-"
+// need no escape in text mode; "±" is written as $\pm$ by the caller.
+func texEscape(s string) string {
+	return strings.NewReplacer(
+		`\`, `\textbackslash{}`, `&`, `\&`, `%`, `\%`, `$`, `\$`, `#`, `\#`, `_`, `\_`,
+		`{`, `\{`, `}`, `\}`, `~`, `\textasciitilde{}`, `^`, `\textasciicircum{}`,
+		`±`, `$\pm$`,
+	).Replace(s)
+}
+
+// latexCell formats c for writeLatex: "98.1 $\pm$ 0.4", a single run's value alone, "n/a"
+// without a value, and "\,[k/n]" after a cell over k of runs runs.
+func latexCell(c Cell, runs int) string {
+	var text string
+	switch c.N {
+	case 0:
+		return "n/a"
+	case 1:
+		text = pct(c.Mean)
+	default:
+		text = pct(c.Mean) + ` $\pm$ ` + pct(c.Std)
+	}
+	if c.N < runs {
+		text += fmt.Sprintf(`\,[%d/%d]`, c.N, runs)
+	}
+	return text
+}
+
+// shown is v as shown in percent with one decimal, so that the best cells are those that
+// read best (rounding 0.9925 by hand and by strconv may disagree).
+func shown(v float64) float64 {
+	f, _ := strconv.ParseFloat(pct(v), 64)
+	return f
+}
+
+func (t *Table) writeLatex(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("% " + texEscape(t.description()) + "; best of each row in bold\n")
+	b.WriteString("% " + texEscape(t.seedsLine()) + "\n")
+	spec := t.hasSpecialists()
+	cols := "l" + strings.Repeat("r", len(t.Groups))
+	header := []string{"combination"}
+	for _, g := range t.Groups {
+		header = append(header, texEscape(g))
+	}
+	if spec {
+		cols += "r"
+		header = append(header, "specialist")
+	}
+	b.WriteString(`\begin{tabular}{` + cols + "}\n\\toprule\n")
+	b.WriteString(strings.Join(header, " & ") + ` \\` + "\n\\midrule\n")
+	for i, r := range t.Rows {
+		if r.Summary && (i == 0 || !t.Rows[i-1].Summary) {
+			b.WriteString("\\midrule\n")
+		}
+		// The best mean at the shown precision.
+		best, have := 0.0, false
+		for _, c := range r.Cells {
+			if c.N == 0 {
+				continue
+			}
+			v := shown(c.Mean)
+			if !have || (higherIsWorse(t.Metric) && v < best) || (!higherIsWorse(t.Metric) && v > best) {
+				best, have = v, true
+			}
+		}
+		row := []string{texEscape(r.Combination)}
+		for g, c := range r.Cells {
+			runs := t.runs(g)
+			if r.Summary {
+				runs = 0
+			}
+			cell := latexCell(c, runs)
+			if c.N > 0 && len(r.Cells) > 1 && shown(c.Mean) == best {
+				cell = `\textbf{` + cell + `}`
+			}
+			row = append(row, cell)
+		}
+		if spec {
+			for len(row) < len(header)-1 {
+				row = append(row, "")
+			}
+			cell := "--"
+			if c := r.Specialist; c != nil {
+				cell = latexCell(*c, 0)
+			}
+			row = append(row, cell)
+		}
+		b.WriteString(strings.Join(row, " & ") + ` \\` + "\n")
+	}
+	b.WriteString("\\bottomrule\n\\end{tabular}\n")
+	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("aggregate: %w", err)
 	}
 	return nil

@@ -14,9 +14,11 @@ package config
 // that the resolved Config written into the run directory describes the run completely.
 type Config struct {
 	// Variant is an optional preset of the paper's ablations applied on top of the other keys:
-	// "" or "dmrnet" (no change), "dmrnet-loss" (hard.by=loss), "no-hcr" (loss.beta=0),
-	// "no-kl" (loss.alpha=0), "deterministic" (model.pme=false, alpha=0, beta=0) and
-	// "no-dropout" (dropout.mode=none). The resolved config shows the effective values.
+	// "" (no change), "dmrnet" (the paper: model.pme=true, hard.by=variance, hard.mode=once),
+	// "dmrnet-loss" (dmrnet with hard.by=loss), "no-hcr" (dmrnet with loss.beta=0),
+	// "no-kl" (dmrnet with loss.alpha=0), "deterministic" (model.pme=false, alpha=0, beta=0)
+	// and "no-dropout" (dmrnet with dropout.mode=none). The resolved config shows the
+	// effective values.
 	Variant string `mapstructure:"variant" yaml:"variant"`
 	// Out is the run directory: checkpoints, metrics.jsonl, sweep.json, the resolved config.
 	Out     string  `mapstructure:"out" yaml:"out"`

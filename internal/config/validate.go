@@ -55,20 +55,41 @@ func (c *Config) Validate() error {
 }
 
 // applyVariant sets the keys of the Variant preset.
+//
+// "dmrnet" is the paper's method whatever the configuration's defaults: the probabilistic
+// embedding on (model.pme=true) and the hard set chosen once, at the end of warm-up, by the
+// largest mean predicted variance (hard.by=variance, hard.mode=once). The ablations
+// "dmrnet-loss", "no-hcr", "no-kl" and "no-dropout" are that method with one change each,
+// so that each differs from "dmrnet" in the component it names only. "deterministic" turns
+// the embedding, KL and HCR off (there is no variance and no hard set to mine). Loss weights,
+// warm-up length, hard-set size and dropout distribution stay the configuration's (their
+// defaults are the paper's: alpha 1e-3, beta 0.2, W 5, k = ceil((2^M-1)/3), uniform), so a
+// sweep over them keeps its meaning. An empty variant applies no preset.
 func (c *Config) applyVariant() error {
+	paper := func() {
+		c.Model.PME = true
+		c.Hard.By = "variance"
+		c.Hard.Mode = "once"
+	}
 	switch c.Variant {
-	case "", "dmrnet":
+	case "":
+	case "dmrnet":
+		paper()
 	case "dmrnet-loss":
+		paper()
 		c.Hard.By = "loss"
 	case "no-hcr":
+		paper()
 		c.Loss.Beta = 0
 	case "no-kl":
+		paper()
 		c.Loss.Alpha = 0
 	case "deterministic":
 		c.Model.PME = false
 		c.Loss.Alpha = 0
 		c.Loss.Beta = 0
 	case "no-dropout":
+		paper()
 		c.Dropout.Mode = "none"
 		c.Dropout.Probs = nil
 	default:

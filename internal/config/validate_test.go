@@ -212,12 +212,13 @@ func TestVariants(t *testing.T) {
 		want    func(c *Config)
 	}{
 		{"", func(c *Config) {}},
-		{"dmrnet", func(c *Config) {}},
+		// The paper's rule whatever the default (hard.by=loss).
+		{"dmrnet", func(c *Config) { c.Hard.By = "variance" }},
 		{"dmrnet-loss", func(c *Config) { c.Hard.By = "loss" }},
-		{"no-hcr", func(c *Config) { c.Loss.Beta = 0 }},
-		{"no-kl", func(c *Config) { c.Loss.Alpha = 0 }},
+		{"no-hcr", func(c *Config) { c.Hard.By, c.Loss.Beta = "variance", 0 }},
+		{"no-kl", func(c *Config) { c.Hard.By, c.Loss.Alpha = "variance", 0 }},
 		{"deterministic", func(c *Config) { c.Model.PME, c.Loss.Alpha, c.Loss.Beta = false, 0, 0 }},
-		{"no-dropout", func(c *Config) { c.Dropout.Mode = "none" }},
+		{"no-dropout", func(c *Config) { c.Hard.By, c.Dropout.Mode = "variance", "none" }},
 	} {
 		t.Run(tc.variant, func(t *testing.T) {
 			got := Default()
@@ -366,4 +367,28 @@ func TestValidateRobustOptions(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("aux heads + ensemble + soft: %v", err)
 	}
+}
+
+// TestVariantDmrnetIsThePaper checks that variant dmrnet sets the paper's method over any
+// configuration: the embedding on, the hard set by variance, chosen once; and that it and
+// dmrnet-loss therefore differ in hard.by only.
+func TestVariantDmrnetIsThePaper(t *testing.T) {
+	base := Default()
+	base.Model.PME = true
+	base.Hard.By, base.Hard.Mode = "soft", "every-epoch"
+	c := base
+	c.Variant = "dmrnet"
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "hard.by", c.Hard.By, "variance")
+	eq(t, "hard.mode", c.Hard.Mode, "once")
+	eq(t, "model.pme", c.Model.PME, true)
+	l := base
+	l.Variant = "dmrnet-loss"
+	if err := l.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	l.Variant, l.Hard.By = "dmrnet", "variance"
+	eq(t, "dmrnet-loss apart from hard.by", l, c)
 }
