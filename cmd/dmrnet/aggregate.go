@@ -44,7 +44,7 @@ chart of one line per group (distinct colour, marker and dashes) with its seed s
 	f.StringVar(&o.format, "format", "table", "output format: table, markdown, csv, json or latex (a booktabs tabular)")
 	f.StringVar(&o.plot, "plot", "", "also draw the accuracy of every combination into this file (.png, .svg or .pdf)")
 	f.StringVar(&o.baseline, "baseline", "", "with --plot: a heatmap of each group's difference to this group (a label of the table)")
-	f.StringVar(&o.metric, "metric", "accuracy", "metric: accuracy, macro_f1 or acer")
+	f.StringVar(&o.metric, "metric", "accuracy", "metric: accuracy, macro_f1, acer (at arg-max), or for two-class tasks auc, eer, acer_threshold (at the protocol threshold, see metrics.threshold), bpcer_apcer_1, bpcer_apcer_5, bpcer_apcer_10")
 	f.StringVar(&o.output, "output", "", "write the table to this file (atomically) instead of stdout")
 	f.StringVar(&o.title, "title", "", "title of the plot (default: the data set and metric)")
 	f.StringVar(&o.specialists, "specialists", "", "compare with the specialists in this directory (dmrnet specialists): a specialist column and each variant's cost of robustness")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/dmrnet/dmrnet"
@@ -30,6 +31,7 @@ type modelOptions struct {
 	split      string
 	dataRoot   string
 	inference  string
+	threshold  string
 	// data, views and labels give new labelled data instead of a split of the training data.
 	data   string
 	views  []string
@@ -59,6 +61,7 @@ func (o *modelOptions) addEvalFlags(cmd *cobra.Command) {
 	f.StringVar(&o.split, "split", "test", "split of the training data to evaluate: test, val or train")
 	f.StringVar(&o.dataRoot, "data-root", "", "directory of the data files, if it moved since training (default: the saved data.root, or $DMRNET_DATA_ROOT where that is not a directory)")
 	f.StringVar(&o.inference, "inference", "", "inference mode instead of the trained model.inference: fused, route or ensemble (route and ensemble need auxiliary heads)")
+	f.StringVar(&o.threshold, "threshold", "", "threshold rule of two-class protocol metrics instead of the trained metrics.threshold: eer (the EER threshold of the validation split), argmax, or a probability of the live class in [0, 1]")
 	f.StringVar(&o.data, "data", "", "evaluate on this labelled manifest CSV alone (models of file modalities) instead of a split of the training data")
 	f.StringArrayVar(&o.views, "view", nil, "NAME=FILE: evaluate on these view files alone, CSV or NPY, rows aligned (models of feature vectors; repeatable; needs --labels)")
 	f.StringVar(&o.labels, "labels", "", "labels of the --view rows: one class name or index per line, or an NPY vector")
@@ -78,6 +81,11 @@ func (o *modelOptions) checkEvalFlags() error {
 	default:
 		return usagef("--inference=%s: not an inference mode (want fused, route or ensemble)", o.inference)
 	}
+	if t := o.threshold; t != "" && t != "eer" && t != "argmax" {
+		if v, err := strconv.ParseFloat(t, 64); err != nil || !(v >= 0 && v <= 1) {
+			return usagef("--threshold=%s: not a threshold rule (want eer, argmax or a probability of the live class in [0, 1], e.g. 0.5)", t)
+		}
+	}
 	if o.newData() && o.flags != nil && o.flags.Changed("split") {
 		return usagef("--split=%s: evaluates a split of the training data; --data, --view and --labels evaluate new data (give one or the other)", o.split)
 	}
@@ -89,7 +97,7 @@ func (o *modelOptions) newData() bool { return o.data != "" || len(o.views) > 0 
 
 // honouredSets are the --set keys eval, sweep-missing and predict act on; every other key
 // must equal the trained value.
-var honouredSets = map[string]bool{"out": true, "data.root": true, "model.inference": true}
+var honouredSets = map[string]bool{"out": true, "data.root": true, "model.inference": true, "metrics.threshold": true}
 
 // checkSets refuses --set keys a command cannot honour: it uses --config and --set to find
 // the run directory, and the trained model's settings are fixed, so a key that asks for a
@@ -188,6 +196,10 @@ func (a *app) honour(o *modelOptions) error {
 			if o.inference == "" {
 				o.inference = req.Model.Inference
 			}
+		case "metrics.threshold":
+			if o.threshold == "" {
+				o.threshold = req.Metrics.Threshold
+			}
 		}
 	}
 	return nil
@@ -267,6 +279,9 @@ func (a *app) openRun(dir string, o *modelOptions) (*train.Trained, *evaluate.Ev
 			return nil, nil, nil, usagef("--inference=%s: the model in %s has no auxiliary heads (train it with model.aux_heads.weight > 0, or use --inference=fused)", o.inference, dir)
 		}
 		ev.Mode = o.inference
+	}
+	if o.threshold != "" {
+		ev.Threshold = o.threshold
 	}
 	return tr, ev, split, nil
 }

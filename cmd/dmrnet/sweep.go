@@ -17,6 +17,7 @@ type sweepOptions struct {
 	format      string
 	output      string
 	specialists string
+	plot        string
 }
 
 func (a *app) newSweepCmd() *cobra.Command {
@@ -36,6 +37,7 @@ Combinations in the model's hard set are marked.`,
 	f.StringVar(&o.format, "format", "table", "output format: table, json, csv or markdown")
 	f.StringVar(&o.output, "output", "", "write to this file (atomically) instead of stdout")
 	f.StringVar(&o.specialists, "specialists", "", "compare with the specialists in this directory (dmrnet specialists): their accuracy, the gap and the cost of robustness")
+	f.StringVar(&o.plot, "plot", "", "two-class tasks: write the ROC of every combination to this file, one curve each (format by extension: .svg, .pdf, .png)")
 	return cmd
 }
 
@@ -62,6 +64,16 @@ func (a *app) runSweep(o *sweepOptions) error {
 			return err
 		}
 		sw.AddSpecialists(set)
+	}
+	if o.plot != "" {
+		b, err := sw.PlotROC(o.plot)
+		if err != nil {
+			return fmt.Errorf("--plot=%s: %w", o.plot, err)
+		}
+		if err := atomicfile.WriteFile(o.plot, b, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.errOut, "dmrnet: wrote %s\n", o.plot)
 	}
 	return a.writeOutput(o.output, func(w io.Writer) error { return sw.Write(w, o.format) })
 }

@@ -114,6 +114,8 @@ func TestUncertainty(t *testing.T) {
 
 	// refusals: other settings, the same seed twice, bad flags, no model
 	other := train("other", "loss.beta=0.5")
+	// The quick start has a validation split (data.synthetic.val); this run has none.
+	noVal := train("noval", "data.synthetic.val=0")
 	for _, tt := range []struct {
 		args []string
 		code int
@@ -125,7 +127,7 @@ func TestUncertainty(t *testing.T) {
 		{[]string{seed0, "--format", "xml"}, 2, "--format=xml: not supported"},
 		{[]string{seed0, "--split", "dev"}, 2, "--split=dev: not a split"},
 		{[]string{seed0, "--inference", "route"}, 2, "has no auxiliary heads"},
-		{[]string{seed0, "--split", "val"}, 2, "no validation split"},
+		{[]string{noVal, "--split", "val"}, 2, "no validation split"},
 		{[]string{filepath.Join(root, "nope")}, 1, "does not exist"},
 		{nil, 2, "requires at least 1 arg"},
 	} {

@@ -485,7 +485,8 @@ func TestSummarizeErrors(t *testing.T) {
 		metric string
 		err    string
 	}{
-		{name: "unknown metric", specs: []spec{{name: "a"}}, metric: "auc", err: `unknown metric "auc" (valid metrics: accuracy, macro_f1, acer)`},
+		{name: "unknown metric", specs: []spec{{name: "a"}}, metric: "precision", err: `unknown metric "precision" (valid metrics: accuracy, macro_f1, acer, auc, eer, acer_threshold, bpcer_apcer_1, bpcer_apcer_5, bpcer_apcer_10)`},
+		{name: "auc of a task without protocol metrics", specs: []spec{{name: "a"}}, metric: "auc", err: `has no AUC (two-class tasks only`},
 		{name: "no acer", specs: []spec{{name: "a"}}, metric: "acer", err: "has no ACER"},
 		{
 			name: "different combinations",

@@ -10,7 +10,38 @@ import (
 )
 
 // Metrics returns the metrics Summarize accepts; the first is the default.
-func Metrics() []string { return []string{"accuracy", "macro_f1", "acer"} }
+func Metrics() []string {
+	return []string{"accuracy", "macro_f1", "acer", "auc", "eer", "acer_threshold", "bpcer_apcer_1", "bpcer_apcer_5", "bpcer_apcer_10"}
+}
+
+// protocolValue returns a protocol metric of two-class tasks (see report.Protocol): NaN when
+// it has no value (n/a), and ok false when the row has no protocol metrics at all.
+func protocolValue(p *report.Protocol, metric string) (v float64, ok bool) {
+	if p == nil {
+		return 0, false
+	}
+	get := func(x *float64) float64 {
+		if x == nil {
+			return math.NaN()
+		}
+		return *x
+	}
+	switch metric {
+	case "auc":
+		return get(p.AUC), true
+	case "eer":
+		return get(p.EER), true
+	case "acer_threshold":
+		return get(p.ACER), true
+	}
+	target := map[string]float64{"bpcer_apcer_1": 0.01, "bpcer_apcer_5": 0.05, "bpcer_apcer_10": 0.10}[metric]
+	for _, b := range p.BPCERAt {
+		if math.Abs(b.APCER-target) < 1e-9 {
+			return get(b.BPCER), true
+		}
+	}
+	return math.NaN(), true
+}
 
 // Cell is the summary over seeds of one metric of one group.
 type Cell struct {
@@ -79,12 +110,20 @@ func metricValue(r report.Row, metric, dir string) (float64, error) {
 			return 0, fmt.Errorf("aggregate: run %s: combination %s has no ACER, which only two-class tasks have (summarise accuracy or macro_f1 instead)", dir, r.Name)
 		}
 		return *r.ACER, nil
+	case "accuracy", "":
+		return r.Accuracy, nil
 	}
-	return r.Accuracy, nil
+	v, ok := protocolValue(r.Protocol, metric)
+	if !ok {
+		return 0, fmt.Errorf("aggregate: run %s: combination %s has no %s (two-class tasks only; a sweep.json written by an earlier dmrnet lacks it: run dmrnet sweep-missing --checkpoint %s --format json --output %s/sweep.json)", dir, r.Name, metricName(metric), dir, dir)
+	}
+	return v, nil
 }
 
 // higherIsWorse reports whether larger values of metric are worse.
-func higherIsWorse(metric string) bool { return metric == "acer" }
+func higherIsWorse(metric string) bool {
+	return metric != "accuracy" && metric != "macro_f1" && metric != "auc"
+}
 
 // Summarize returns the table of metric ("accuracy" when empty, "macro_f1" or "acer") over
 // groups: for every combination, in the order of the sweeps, the mean and sample standard

@@ -22,6 +22,18 @@ func metricName(metric string) string {
 		return "macro-F1"
 	case "acer":
 		return "ACER"
+	case "auc":
+		return "AUC"
+	case "eer":
+		return "EER"
+	case "acer_threshold":
+		return "ACER at the protocol threshold"
+	case "bpcer_apcer_1":
+		return "BPCER at APCER 1%"
+	case "bpcer_apcer_5":
+		return "BPCER at APCER 5%"
+	case "bpcer_apcer_10":
+		return "BPCER at APCER 10%"
 	}
 	return "accuracy"
 }

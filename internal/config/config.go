@@ -30,6 +30,16 @@ type Config struct {
 	Optim   Optim   `mapstructure:"optim" yaml:"optim"`
 	Sched   Sched   `mapstructure:"schedule" yaml:"schedule"`
 	Train   Train   `mapstructure:"train" yaml:"train"`
+	Metrics Metrics `mapstructure:"metrics" yaml:"metrics"`
+}
+
+// Metrics sets how two-class (face anti-spoofing) tasks are evaluated.
+type Metrics struct {
+	// Threshold is the rule that picks the decision threshold on the bona fide (live) class's
+	// probability for the protocol's APCER, BPCER and ACER: "eer" (the EER threshold of the
+	// validation split, per combination; without a validation split the arg-max rule, with a
+	// note), "argmax" (the predicted class), or a number in [0, 1] (live when p_live >= it).
+	Threshold string `mapstructure:"threshold" yaml:"threshold"`
 }
 
 // Data selects the data set and how it is split.
@@ -164,6 +174,9 @@ type Synthetic struct {
 	ClassNames []string `mapstructure:"class_names" yaml:"class_names"`
 	Train      int      `mapstructure:"train" yaml:"train"`
 	Test       int      `mapstructure:"test" yaml:"test"`
+	// Val, when positive, adds a validation split of that many samples, generated after the
+	// training and test splits (which it leaves unchanged); data.val_fraction must then be 0.
+	Val int `mapstructure:"val" yaml:"val"`
 	// Modalities, each with its own dimension and signal strength (class separation in units
 	// of the noise standard deviation); larger signal = more informative modality.
 	Modalities []SyntheticModality `mapstructure:"modalities" yaml:"modalities"`
@@ -366,6 +379,7 @@ func Default() Config {
 		Sched: Sched{Name: "constant", StepSize: 30, Gamma: 0.1},
 		Train: Train{Epochs: 20, BatchSize: 64, Device: "cpu", EvalBatchSize: 256,
 			MaxLoss: 1e4, KeepCheckpoints: 2},
+		Metrics: Metrics{Threshold: "eer"},
 	}
 }
 

@@ -45,7 +45,7 @@ func (c *Config) Validate() error {
 	}
 	for _, check := range []func() error{
 		c.validateData, c.validateModel, c.validateLoss, c.validateHard, c.validateDropout,
-		c.validateOptim, c.validateTrain, c.validateSchedule,
+		c.validateOptim, c.validateTrain, c.validateSchedule, c.validateMetrics,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -279,6 +279,7 @@ func (c *Config) validateSynthetic() error {
 			c.Data.LiveClass < s.Classes),
 		checkInt(p+"train", s.Train, fmt.Sprintf(">= %d, 2 per class", 2*s.Classes), s.Train >= 2*s.Classes),
 		checkInt(p+"test", s.Test, ">= 1", s.Test >= 1),
+		checkInt(p+"val", s.Val, ">= 0 (0: no validation split)", s.Val >= 0),
 	); err != nil {
 		return err
 	}
@@ -552,4 +553,19 @@ func (c *Config) validateTrain() error {
 		}
 	}
 	return checkFloat("train.max_loss", t.MaxLoss, "> 0", t.MaxLoss > 0)
+}
+
+// validateMetrics checks metrics.threshold: eer, argmax or a number in [0, 1].
+func (c *Config) validateMetrics() error {
+	switch t := c.Metrics.Threshold; t {
+	case "":
+		c.Metrics.Threshold = "eer"
+	case "eer", "argmax":
+	default:
+		v, err := strconv.ParseFloat(t, 64)
+		if err != nil || !(v >= 0 && v <= 1) {
+			return invalid("metrics.threshold", "%q is not a threshold rule (use \"eer\", \"argmax\" or a probability of the live class in [0, 1], e.g. 0.5)", t)
+		}
+	}
+	return nil
 }

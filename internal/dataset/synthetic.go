@@ -22,6 +22,10 @@ type SyntheticSpec struct {
 	Train      int
 	Test       int
 	Modalities []SyntheticModality
+	// Val, when positive, generates a validation split of that many samples after the
+	// training and test splits, which it leaves unchanged. (Omitted from the JSON of the
+	// data fingerprint when 0, so that earlier runs keep their fingerprint.)
+	Val int `json:"Val,omitempty"`
 }
 
 // Synthetic generates a data set in process, reproducibly from spec.Seed. Each modality is a
@@ -34,7 +38,7 @@ type SyntheticSpec struct {
 // combining modalities helps because their noise is independent. Labels are balanced
 // (sample i has class i mod Classes) and the samples are shuffled.
 func Synthetic(spec SyntheticSpec) (*Dataset, error) {
-	if spec.Classes < 2 || spec.Train < 1 || spec.Test < 1 || len(spec.Modalities) == 0 {
+	if spec.Classes < 2 || spec.Train < 1 || spec.Test < 1 || spec.Val < 0 || len(spec.Modalities) == 0 {
 		return nil, invalidf("synthetic data needs >= 2 classes, >= 1 train and test sample and a modality")
 	}
 	rng := rand.New(rand.NewPCG(spec.Seed, 0x5359_4e54_4845_5449)) // "SYNTHETI"
@@ -90,5 +94,8 @@ func Synthetic(spec SyntheticSpec) (*Dataset, error) {
 	}
 	d.Train = gen(spec.Train)
 	d.Test = gen(spec.Test)
+	if spec.Val > 0 {
+		d.Val = gen(spec.Val)
+	}
 	return d, d.Validate()
 }

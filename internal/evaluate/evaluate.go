@@ -26,6 +26,11 @@ type Evaluator struct {
 	// SupportedOnly makes Sweep leave out the combinations no sample of the split has (for
 	// new data that does not carry every modality).
 	SupportedOnly bool
+	// Threshold is the threshold rule of two-class tasks' protocol metrics (metrics.threshold:
+	// "eer", "argmax" or a number; "" means eer). See Protocol.
+	Threshold string
+	// SkipProtocol leaves the protocol metrics out (for the per-epoch validation accuracy).
+	SkipProtocol bool
 }
 
 // Predictor runs a model's inference graph on batches whose samples may each have another
@@ -311,6 +316,11 @@ func (e *Evaluator) Row(s *dataset.Split, set combo.Set) (report.Row, error) {
 		return report.Row{}, err
 	}
 	r := report.FromConfusion(e.Space.Present(set), conf, e.LiveClass)
+	if r.Evaluated() && !e.SkipProtocol {
+		if r.Protocol, err = e.Protocol(s, set); err != nil {
+			return report.Row{}, err
+		}
+	}
 	if e.Mode != "" && e.Mode != "fused" {
 		r.Inference = e.Mode
 	}
@@ -341,6 +351,14 @@ func (e *Evaluator) Sweep(s *dataset.Split) (*report.Sweep, error) {
 		return nil, fmt.Errorf("evaluate: no combination has samples")
 	}
 	sw := report.NewSweep(e.Space.Names(), e.Data.Classes, rows)
+	if !e.SkipProtocol {
+		ps, err := e.ProtocolSummary()
+		if err != nil {
+			return nil, err
+		}
+		sw.Protocol = ps
+		sw.Summarise()
+	}
 	sw.Inference = e.Mode
 	if sw.Inference == "" {
 		sw.Inference = "fused"

@@ -58,6 +58,9 @@ type Row struct {
 	// Gap is Accuracy minus Specialist, negative where the evaluated model is worse than
 	// the specialist; set with Specialist.
 	Gap *float64 `json:"gap,omitempty"`
+	// Protocol holds the threshold-based metrics of two-class tasks (ROC, AUC, EER,
+	// BPCER at fixed APCER, the error rates at a chosen threshold); nil otherwise.
+	Protocol *Protocol `json:"protocol,omitempty"`
 }
 
 // Worst identifies the combination with the lowest accuracy in a Sweep.
@@ -79,7 +82,7 @@ func (r Row) Evaluated() bool { return !math.IsNaN(r.Accuracy) }
 // macro-F1, and no binary error rates or specialist gap.
 func (r *Row) setNA() {
 	r.Accuracy, r.MacroF1 = math.NaN(), math.NaN()
-	r.APCER, r.BPCER, r.ACER, r.Gap = nil, nil, nil, nil
+	r.APCER, r.BPCER, r.ACER, r.Gap, r.Protocol = nil, nil, nil, nil, nil
 }
 
 // Sweep is the result of evaluating a model on a set of modality
@@ -112,6 +115,9 @@ type Sweep struct {
 	// Cost summarises the gaps of the rows compared with a specialist; it is nil when
 	// no row is. See AddSpecialists.
 	Cost *Cost `json:"cost_of_robustness,omitempty"`
+	// Protocol describes the threshold rule of the rows' protocol metrics and their means;
+	// nil when no row has them (tasks with more than two classes).
+	Protocol *ProtocolSummary `json:"protocol,omitempty"`
 }
 
 // Cost is the cost of robustness: how far the accuracy of a model trained for all

@@ -273,6 +273,11 @@ func (s *Sweep) writeTable(w io.Writer) error {
 	if l.hard {
 		buf.WriteString("\n" + hardLegend + "\n")
 	}
+	pt, err := s.protocolText()
+	if err != nil {
+		return err
+	}
+	buf.WriteString(pt)
 	return writeTrimmed(w, buf.Bytes())
 }
 
@@ -339,6 +344,7 @@ func (s *Sweep) writeMarkdown(w io.Writer) error {
 	if l.hard {
 		b.WriteString("\n" + mdEscape(hardLegend) + "\n")
 	}
+	b.WriteString(s.protocolMarkdown())
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -374,6 +380,10 @@ func (s *Sweep) writeCSV(w io.Writer) error {
 		header = append(header, "specialist_accuracy", "gap")
 	}
 	header = append(header, "hard")
+	proto := s.hasProtocol()
+	if proto {
+		header = append(header, protocolCSVHeader()...)
+	}
 	records := [][]string{header}
 	for _, r := range s.Combinations {
 		rec := []string{r.Name, strings.Join(r.Present, "+"), strconv.Itoa(r.N), fullFloat(r.Accuracy), fullFloat(r.MacroF1)}
@@ -383,7 +393,11 @@ func (s *Sweep) writeCSV(w io.Writer) error {
 		if l.specialist {
 			rec = append(rec, fullFloatPtr(r.Specialist), fullFloatPtr(r.Gap))
 		}
-		records = append(records, append(rec, strconv.FormatBool(r.Hard)))
+		rec = append(rec, strconv.FormatBool(r.Hard))
+		if proto {
+			rec = append(rec, protocolCSV(r.Protocol)...)
+		}
+		records = append(records, rec)
 	}
 	mean := []string{"mean", "", "", fullFloat(s.MeanAccuracy), fullFloat(s.MeanMacroF1)}
 	worst := []string{"worst", strings.Join(s.Worst.Present, "+"), "", fullFloat(s.Worst.Accuracy), ""}
@@ -405,7 +419,19 @@ func (s *Sweep) writeCSV(w io.Writer) error {
 		mean = append(mean, "", fullFloatPtr(meanGap))
 		worst = append(worst, "", "")
 	}
-	records = append(records, append(mean, ""), append(worst, ""))
+	mean, worst = append(mean, ""), append(worst, "")
+	if proto {
+		pm := protocolCSV(nil)
+		pw := protocolCSV(nil)
+		if sp := s.Protocol; sp != nil {
+			pm[0], pm[1], pm[6] = fullFloatPtr(sp.MeanAUC), fullFloatPtr(sp.MeanEER), fullFloatPtr(sp.MeanACER)
+		}
+		mean, worst = append(mean, pm...), append(worst, pw...)
+		if worstGap != nil {
+			worstGap = append(worstGap, protocolCSV(nil)...)
+		}
+	}
+	records = append(records, mean, worst)
 	if worstGap != nil {
 		records = append(records, worstGap)
 	}
@@ -454,6 +480,14 @@ func writeRowText(w io.Writer, r Row, classes []string) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if r.Protocol != nil {
+		buf.WriteString("\nprotocol (p_live = probability of the live class; live when p_live >= threshold):\n")
+		ptw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+		writeProtocolText(ptw, r.Protocol)
+		if err := ptw.Flush(); err != nil {
+			return err
+		}
 	}
 	if len(r.Confusion) > 0 {
 		buf.WriteString("\nconfusion matrix (rows: true class, columns: predicted class):\n")

@@ -602,7 +602,9 @@ func (t *Trainer) endEpoch(epoch int, lr float64) error {
 	t.st.Perm = nil
 	improved := false
 	if t.data.Val != nil {
+		t.eval.SkipProtocol = true
 		sw, err := t.eval.Sweep(t.data.Val)
+		t.eval.SkipProtocol = false
 		if err != nil {
 			return err
 		}

@@ -119,7 +119,7 @@ func readData(cfg *config.Config) (*dataset.Dataset, []dataset.StandardizeSpec, 
 // syntheticSpec is the generator settings of data.synthetic.
 func syntheticSpec(cfg *config.Config) dataset.SyntheticSpec {
 	s := cfg.Data.Synthetic
-	spec := dataset.SyntheticSpec{Seed: uint64(s.Seed), Classes: s.Classes, ClassNames: s.ClassNames, Train: s.Train, Test: s.Test}
+	spec := dataset.SyntheticSpec{Seed: uint64(s.Seed), Classes: s.Classes, ClassNames: s.ClassNames, Train: s.Train, Test: s.Test, Val: s.Val}
 	for _, m := range s.Modalities {
 		spec.Modalities = append(spec.Modalities, dataset.SyntheticModality{Name: m.Name, Dim: m.Dim, Signal: m.Signal})
 	}
@@ -313,6 +313,7 @@ func NewEvaluator(cfg *config.Config, m *model.Model, ds *dataset.Dataset) (*eva
 		return nil, err
 	}
 	ev.Mode, ev.EnsembleFused, ev.EnsembleAux = cfg.Model.Inference, cfg.Model.Ensemble.Fused, cfg.Model.Ensemble.Aux
+	ev.Threshold = cfg.Metrics.Threshold
 	return ev, nil
 }
 
