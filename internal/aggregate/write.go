@@ -5,11 +5,10 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/dmrnet/dmrnet/internal/texttable"
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"unicode/utf8"
 )
 
 // Formats returns the output formats accepted by Table.Write.
@@ -222,38 +221,11 @@ func (t *Table) cells() (header []string, rows [][]string) {
 
 func (t *Table) writeText(w io.Writer) error {
 	header, rows := t.cells()
-	width := make([]int, len(header))
-	for _, r := range append([][]string{header}, rows...) {
-		for i, c := range r {
-			width[i] = max(width[i], utf8.RuneCountInString(c))
-		}
-	}
-	// Right-justify the numeric columns so that their decimal points line up.
-	just := func(r []string) string {
-		out := make([]string, len(r))
-		for i, c := range r {
-			out[i] = c
-			if i > 0 {
-				out[i] = strings.Repeat(" ", width[i]-utf8.RuneCountInString(c)) + c
-			}
-		}
-		return strings.Join(out, "\t")
-	}
 	var buf bytes.Buffer
 	buf.WriteString(t.description() + "\n\n")
-	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, just(header))
-	sep := make([]string, len(header))
-	for i := range sep {
-		sep[i] = strings.Repeat("-", width[i])
-	}
-	for i, r := range rows {
-		if t.Rows[i].Summary && (i == 0 || !t.Rows[i-1].Summary) {
-			fmt.Fprintln(tw, strings.Join(sep, "\t"))
-		}
-		fmt.Fprintln(tw, just(r))
-	}
-	if err := tw.Flush(); err != nil {
+	// a rule before the first summary row (mean, worst)
+	ruleBefore := func(i int) bool { return t.Rows[i].Summary && (i == 0 || !t.Rows[i-1].Summary) }
+	if err := texttable.Write(&buf, header, rows, ruleBefore); err != nil {
 		return fmt.Errorf("aggregate: %w", err)
 	}
 	if len(t.Costs) > 0 {
@@ -263,7 +235,7 @@ func (t *Table) writeText(w io.Writer) error {
 		buf.WriteString("\n" + joinLines(na, "\n"))
 	}
 	buf.WriteString("\n" + t.seedsLine() + "\n" + t.worstLine() + "\n")
-	// Trim the padding tabwriter leaves at the end of lines.
+	// Trim trailing spaces of the lines below the table too.
 	var out bytes.Buffer
 	for line := range strings.Lines(buf.String()) {
 		out.WriteString(strings.TrimRight(line, " \n") + "\n")

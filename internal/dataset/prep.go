@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"fmt"
+	"slices"
 	"math"
 	"strings"
 
@@ -117,7 +118,7 @@ func NewPrep(mods []Modality, files map[string]ManifestModality, norms []Norm) (
 		in := Input{Modality: mod, Kind: InputVector}
 		if f, ok := files[mod.Name]; ok {
 			in.Kind, in.File = f.Type, f
-			if got := f.shape(); !sameShape(got, mod.Shape) {
+			if got := f.shape(); !slices.Equal(got, mod.Shape) {
 				return nil, fmt.Errorf("modality %q: the configuration decodes shape %v, the model takes %v", mod.Name, got, mod.Shape)
 			}
 		}
@@ -133,18 +134,6 @@ func NewPrep(mods []Modality, files map[string]ManifestModality, norms []Norm) (
 		p.Inputs = append(p.Inputs, in)
 	}
 	return p, nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Describe lists the inputs as "name (kind, shape)" for messages.

@@ -5,12 +5,11 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/dmrnet/dmrnet/internal/texttable"
 	"io"
 	"math"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"unicode/utf8"
 )
 
 // Formats returns the output formats accepted by Table.Write.
@@ -168,46 +167,14 @@ func (t *Table) runsLine() string {
 
 func (t *Table) writeText(w io.Writer) error {
 	header, rows := t.cells()
-	width := make([]int, len(header))
-	for _, r := range append([][]string{header}, rows...) {
-		for i, c := range r {
-			width[i] = max(width[i], utf8.RuneCountInString(c))
-		}
-	}
-	// Right-justify the numeric columns so that their decimal points line up.
-	just := func(r []string) string {
-		out := make([]string, len(r))
-		for i, c := range r {
-			out[i] = c
-			if i > 0 {
-				out[i] = strings.Repeat(" ", width[i]-utf8.RuneCountInString(c)) + c
-			}
-		}
-		return strings.Join(out, "\t")
-	}
 	var buf bytes.Buffer
 	buf.WriteString(strings.Join(t.description(), "\n") + "\n\n")
-	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, just(header))
-	sep := make([]string, len(header))
-	for i := range sep {
-		sep[i] = strings.Repeat("-", width[i])
-	}
-	for i, r := range rows {
-		if i == len(rows)-1 {
-			fmt.Fprintln(tw, strings.Join(sep, "\t"))
-		}
-		fmt.Fprintln(tw, just(r))
-	}
-	if err := tw.Flush(); err != nil {
+	// a rule before the last row, the mean over combinations
+	if err := texttable.Write(&buf, header, rows, func(i int) bool { return i == len(rows)-1 }); err != nil {
 		return err
 	}
 	buf.WriteString("\n" + t.bestLine() + "\n" + t.runsLine() + "\n")
-	var out bytes.Buffer
-	for line := range strings.Lines(buf.String()) {
-		out.WriteString(strings.TrimRight(line, " \n") + "\n")
-	}
-	_, err := w.Write(out.Bytes())
+	_, err := w.Write(buf.Bytes())
 	return err
 }
 
