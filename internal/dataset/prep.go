@@ -2,8 +2,8 @@ package dataset
 
 import (
 	"fmt"
-	"slices"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/dmrnet/dmrnet/internal/audio"
