@@ -89,7 +89,11 @@ func (t *Table) Write(w io.Writer, format string) error {
 
 // cellText formats c in percent with one decimal: "n/a" without a value, and "[k/n]" after
 // a cell over k of the runs' runs when k < runs (runs 0: unknown).
-func cellText(c Cell, runs int) string {
+func cellText(c Cell, runs int) string { return formatCell(c, runs, "±", " [%d/%d]") }
+
+// formatCell formats c in percent with one decimal, mean and std joined by pm, "n/a" without
+// a value, and partial (a format of k and runs) after a cell over k < runs runs.
+func formatCell(c Cell, runs int, pm, partial string) string {
 	var text string
 	switch c.N {
 	case 0:
@@ -97,10 +101,10 @@ func cellText(c Cell, runs int) string {
 	case 1:
 		text = pct(c.Mean)
 	default:
-		text = pct(c.Mean) + "±" + pct(c.Std)
+		text = pct(c.Mean) + pm + pct(c.Std)
 	}
 	if c.N < runs {
-		text += fmt.Sprintf(" [%d/%d]", c.N, runs)
+		text += fmt.Sprintf(partial, c.N, runs)
 	}
 	return text
 }
@@ -327,21 +331,7 @@ func texEscape(s string) string {
 
 // latexCell formats c for writeLatex: "98.1 $\pm$ 0.4", a single run's value alone, "n/a"
 // without a value, and "\,[k/n]" after a cell over k of runs runs.
-func latexCell(c Cell, runs int) string {
-	var text string
-	switch c.N {
-	case 0:
-		return "n/a"
-	case 1:
-		text = pct(c.Mean)
-	default:
-		text = pct(c.Mean) + ` $\pm$ ` + pct(c.Std)
-	}
-	if c.N < runs {
-		text += fmt.Sprintf(`\,[%d/%d]`, c.N, runs)
-	}
-	return text
-}
+func latexCell(c Cell, runs int) string { return formatCell(c, runs, ` $\pm$ `, `\,[%d/%d]`) }
 
 // shown is v as shown in percent with one decimal, so that the best cells are those that
 // read best (rounding 0.9925 by hand and by strconv may disagree).
