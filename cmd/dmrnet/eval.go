@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dmrnet/dmrnet"
 	"github.com/dmrnet/dmrnet/internal/config"
 	"github.com/dmrnet/dmrnet/internal/inputs"
 	"go.yaml.in/yaml/v3"
@@ -289,10 +288,6 @@ func (a *app) openRun(dir string, o *modelOptions) (*train.Trained, *evaluate.Ev
 // openNewData loads the model without its training data and reads the labelled samples of
 // --data or --view/--labels, preprocessed as the model's training data was.
 func (a *app) openNewData(dir, root string, o *modelOptions) (*train.Trained, *dataset.Split, error) {
-	m, err := dmrnet.LoadWith(dir, dmrnet.Options{DataRoot: root})
-	if err != nil {
-		return nil, nil, err
-	}
 	l, err := train.OpenModel(dir, root)
 	if err != nil {
 		return nil, nil, err
@@ -301,7 +296,7 @@ func (a *app) openNewData(dir, root string, o *modelOptions) (*train.Trained, *d
 	if err != nil {
 		return nil, nil, err
 	}
-	in, err := openInputs(m, o.data, o.views, o.labels, true)
+	in, err := openInputs(prep.Names(), prep.Vectors(), l.Config, o.data, o.views, o.labels, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -138,7 +138,17 @@ func (a *app) runPredict(o *predictOptions, abstain bool) error {
 	if !m.Final() {
 		fmt.Fprintf(a.errOut, "dmrnet: training in %s has not finished; predicting with its latest checkpoint\n", dir)
 	}
-	in, err := openInputs(m, o.input, o.views, "", false)
+	cfg, err := config.FromYAML(m.ConfigYAML(), m.Path())
+	if err != nil {
+		return err
+	}
+	var names []string
+	vector := true
+	for _, md := range m.Modalities() {
+		names = append(names, md.Name)
+		vector = vector && md.Input == dataset.InputVector
+	}
+	in, err := openInputs(names, vector, cfg, o.input, o.views, "", false)
 	if err != nil {
 		return err
 	}
@@ -176,21 +186,11 @@ func (a *app) runPredict(o *predictOptions, abstain bool) error {
 	return nil
 }
 
-// openInputs opens the reader a model's inputs need: a manifest for file modalities, view
-// files (and a labels file) for vector modalities. With needLabels every sample must have a
-// label (eval --data).
-func openInputs(m *dmrnet.Model, manifest string, views []string, labels string, needLabels bool) (inputs.Reader, error) {
-	cfg, err := config.FromYAML(m.ConfigYAML(), m.Path())
-	if err != nil {
-		return nil, err
-	}
-	mods := m.Modalities()
-	var names []string
-	vector := true
-	for _, md := range mods {
-		names = append(names, md.Name)
-		vector = vector && md.Input == dataset.InputVector
-	}
+// openInputs opens the reader the inputs of a model need, given its modality names, whether
+// they are all rows of numbers (vector) and its configuration: a manifest for file
+// modalities, view files (and a labels file) for vector modalities. With needLabels every
+// sample must have a label (eval --data).
+func openInputs(names []string, vector bool, cfg *config.Config, manifest string, views []string, labels string, needLabels bool) (inputs.Reader, error) {
 	if vector {
 		if manifest != "" {
 			return nil, usagef("%s: this model takes rows of numbers, one file per view (use --view NAME=FILE for %s)", manifest, strings.Join(names, ", "))

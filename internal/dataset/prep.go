@@ -47,6 +47,17 @@ func (p *Prep) Names() []string {
 	return out
 }
 
+// Vectors reports whether every input is a row of numbers (table and synthetic models), as
+// opposed to files.
+func (p *Prep) Vectors() bool {
+	for _, in := range p.Inputs {
+		if in.Kind != InputVector {
+			return false
+		}
+	}
+	return true
+}
+
 // Index returns the position of the named modality, or -1.
 func (p *Prep) Index(name string) int {
 	for i, in := range p.Inputs {
