@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -94,14 +95,15 @@ func (o *modelOptions) checkEvalFlags() error {
 // newData reports whether new data (--data, --view, --labels) replaces the training splits.
 func (o *modelOptions) newData() bool { return o.data != "" || len(o.views) > 0 || o.labels != "" }
 
-// honouredSets are the --set keys eval, sweep-missing and predict act on; every other key
-// must equal the trained value.
-var honouredSets = map[string]bool{"out": true, "data.root": true, "model.inference": true, "metrics.threshold": true}
+// evalSets are the --set keys eval and sweep-missing act on besides out: the data root, the
+// inference mode and the protocol threshold rule.
+var evalSets = []string{"data.root", "model.inference", "metrics.threshold"}
 
 // checkSets refuses --set keys a command cannot honour: it uses --config and --set to find
-// the run directory, and the trained model's settings are fixed, so a key that asks for a
-// value other than the trained one would be silently ignored.
-func (a *app) checkSets(sets []string, cfgFile string, trainedYAML []byte, cmd string) error {
+// the run directory (out), and the trained model's settings are fixed, so a key other than
+// out and honoured that asks for a value other than the trained one would be silently
+// ignored.
+func (a *app) checkSets(sets []string, cfgFile string, trainedYAML []byte, cmd string, honoured ...string) error {
 	if len(sets) == 0 {
 		return nil
 	}
@@ -124,14 +126,14 @@ func (a *app) checkSets(sets []string, cfgFile string, trainedYAML []byte, cmd s
 	for _, kv := range sets {
 		key, _, _ := strings.Cut(kv, "=")
 		key = strings.TrimSpace(key)
-		if honouredSets[key] {
+		if key == "out" || slices.Contains(honoured, key) {
 			continue
 		}
 		want, got := lookupKey(rm, key), lookupKey(tm, key)
 		if reflect.DeepEqual(want, got) {
 			continue
 		}
-		hint := "use --set only for out, data.root and model.inference, or train a model with this setting"
+		hint := fmt.Sprintf("use --set only for %s, or train a model with this setting", joinOr(append([]string{"out"}, honoured...)))
 		if strings.HasPrefix(key, "data.") {
 			hint = "to evaluate other data give it with --data FILE, or --view NAME=FILE and --labels FILE"
 		}
@@ -247,7 +249,7 @@ func (a *app) openRun(dir string, o *modelOptions) (*train.Trained, *evaluate.Ev
 	}
 	a.warn(tr.Warnings)
 	if o.config != "" {
-		if err := a.checkSets(o.sets, o.config, tr.State.Config, "eval"); err != nil {
+		if err := a.checkSets(o.sets, o.config, tr.State.Config, "eval", evalSets...); err != nil {
 			return nil, nil, nil, err
 		}
 	}

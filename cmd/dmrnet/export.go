@@ -124,11 +124,8 @@ func (a *app) runExport(o *exportOptions) error {
 	}
 	a.warn(l.Warnings)
 	if o.config != "" {
-		if err := a.checkSets(o.sets, o.config, l.State.Config, "export"); err != nil {
+		if err := a.checkSets(o.sets, o.config, l.State.Config, "export", "data.root"); err != nil {
 			return err
-		}
-		if mo.inference != "" && mo.inference != l.Config.Model.Inference {
-			return usagef("--set model.inference=%s: export writes the trained inference mode, %s (the metadata's inference key; choose the mode in PyTorch with dmrnet_torch.py --inference)", mo.inference, l.Config.Model.Inference)
 		}
 	}
 	if !l.Final {

@@ -122,7 +122,7 @@ func (a *app) runPredict(o *predictOptions, abstain bool) error {
 		return err
 	}
 	if o.config != "" {
-		if err := a.checkSets(o.sets, o.config, m.ConfigYAML(), "predict"); err != nil {
+		if err := a.checkSets(o.sets, o.config, m.ConfigYAML(), "predict", "data.root", "model.inference"); err != nil {
 			return err
 		}
 	}
