@@ -27,7 +27,7 @@ var enumFlags = map[string]map[string][]string{
 	"export":          {"format": {"safetensors", "npz"}, "split": splits},
 	"aggregate":       {"format": {"table", "markdown", "csv", "json"}, "metric": {"accuracy", "macro_f1", "acer"}},
 	"uncertainty":     {"format": {"table", "markdown", "csv", "json"}, "split": splits, "inference": inferenceModes},
-	"sweep":           {"format": textJSON},
+	"sweep":           {"format": textJSON, "emit": {emitSlurm, emitKubernetes}},
 	"specialists":     {"format": textJSON},
 	"version":         {"format": textJSON},
 	"config print":    {"format": {"yaml", "json"}},

@@ -73,6 +73,7 @@ func TestFlagCompletion(t *testing.T) {
 		{[]string{"aggregate", "--metric", ""}, []string{"accuracy", "macro_f1", "acer"}, noFile},
 		{[]string{"config", "print", "--format", ""}, []string{"yaml", "json"}, noFile},
 		{[]string{"version", "--format", "j"}, []string{"json"}, noFile},
+		{[]string{"sweep", "--emit", ""}, []string{"slurm", "k8s"}, noFile},
 	}
 	for _, tt := range tests {
 		got, dir := complete(t, tt.args...)

@@ -23,6 +23,7 @@ type sweepGridOptions struct {
 	shard    string
 	dryRun   bool
 	dataRoot string
+	emit     *emitOptions
 }
 
 func (a *app) newGridCmd() *cobra.Command {
@@ -39,10 +40,16 @@ run every job exactly once. Without --shard, the shard comes from Slurm job arra
 
 Finished jobs (final.ckpt present) are skipped and interrupted ones resume from their
 checkpoint, so re-running a sweep completes it. A failing job does not stop the others;
-the exit status is non-zero if any failed. See scripts/slurm-sweep.sh and
-scripts/k8s-sweep.yaml, and summarise the results with dmrnet aggregate OUT.`,
+the exit status is non-zero if any failed. Summarise the results with dmrnet aggregate OUT.
+
+With --emit slurm or --emit k8s nothing is trained: the command writes a launcher that runs
+exactly this grid on a cluster, as a Slurm job array (run the script with bash to submit the
+array and an aggregate job that runs after it) or a Kubernetes Indexed Job (with a ConfigMap
+of the configuration and a suspended aggregate Job; the commands are at the top of the file).`,
 		Example: `  dmrnet sweep --config configs/mfeat.yaml --grid beta=0,0.1,0.2,0.5 --grid alpha=0,1e-3 --seeds 0,1,2 --dry-run
   dmrnet sweep --config configs/mfeat.yaml --grid variant=dmrnet,no-hcr --seeds 0,1,2 --shard 0/4
+  dmrnet sweep --config configs/mfeat.yaml --grid beta=0,0.2 --seeds 0,1,2 --emit slurm --cpus 4 --time 4h --output sweep.sh
+  dmrnet sweep --config configs/mfeat.yaml --grid beta=0,0.2 --seeds 0,1,2 --emit k8s --image registry.example.com/dmrnet:v1 --output sweep.yaml
   dmrnet aggregate runs/sweep/mfeat --format markdown`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runGrid(o) },
 	}
@@ -56,6 +63,7 @@ scripts/k8s-sweep.yaml, and summarise the results with dmrnet aggregate OUT.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the jobs (of this shard) and exit")
 	f.StringVar(&o.format, "format", "text", "output format of --dry-run: text or json")
 	f.StringVar(&o.dataRoot, "data-root", "", "directory the data files are read from (sets data.root)")
+	o.emit = addEmitFlags(f)
 	return cmd
 }
 
@@ -80,6 +88,9 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 	if err := checkFormat(o.format, textJSON); err != nil {
 		return err
 	}
+	if err := o.emit.check(o); err != nil {
+		return err
+	}
 	if o.format != "text" && !o.dryRun {
 		return usagef("--format=%s: applies to --dry-run only (the jobs' results are read with dmrnet aggregate --format)", o.format)
 	}
@@ -101,6 +112,9 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 	}
 	root := firstNonEmpty(o.out, defaultRoot("sweep", o.config))
 	jobs := grid.Jobs(root, axes, seeds)
+	if o.emit.kind != "" {
+		return a.emitLauncher(o, root, jobs)
+	}
 	shard := grid.Shard{Index: 0, Count: 1}
 	if o.shard != "" {
 		if shard, err = grid.ParseShard(o.shard); err != nil {

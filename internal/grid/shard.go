@@ -18,7 +18,7 @@ const (
 	EnvCompletionIndex = "JOB_COMPLETION_INDEX"
 	// EnvShardCount is the number of shards of a Kubernetes Indexed Job. Kubernetes does not
 	// tell a pod the Job's completion count, so the manifest must set this variable to the
-	// same number as spec.completions (see scripts/k8s-sweep.yaml).
+	// same number as spec.completions (dmrnet sweep --emit k8s generates it so).
 	EnvShardCount = "DMRNET_SHARD_COUNT"
 )
 
