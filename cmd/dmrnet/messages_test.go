@@ -183,3 +183,19 @@ func TestDataRootPrecedence(t *testing.T) {
 		t.Fatalf("resume with DMRNET_DATA_ROOT at the moved data: exit %d: %s", code, stderr)
 	}
 }
+
+// TestGEMMKernelEnv checks that a DMRNET_GEMM_KERNEL this machine cannot honour stops any
+// command with one line naming the variable and the kernels it may be set to.
+func TestGEMMKernelEnv(t *testing.T) {
+	for _, tt := range []struct {
+		value, want string
+	}{
+		{"avx9", `dmrnet: DMRNET_GEMM_KERNEL=avx9: unknown GEMM kernel "avx9" (use auto, `},
+		{"AUTO", `dmrnet: DMRNET_GEMM_KERNEL=AUTO: unknown GEMM kernel "AUTO" (use auto, `},
+	} {
+		for _, args := range [][]string{{"version"}, {"config", "print"}} {
+			code, _, stderr := runCLI(t, []string{"DMRNET_GEMM_KERNEL=" + tt.value}, args...)
+			checkError(t, args, code, stderr, exitUsage, tt.want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dmrnet/dmrnet/internal/config"
 	"github.com/dmrnet/dmrnet/internal/progress"
+	"github.com/dmrnet/dmrnet/internal/sgemm"
 	"github.com/dmrnet/dmrnet/internal/train"
 	"github.com/spf13/cobra"
 )
@@ -56,6 +57,12 @@ func Main(args []string, out, errOut io.Writer) int {
 }
 
 func (a *app) run(args []string) int {
+	// DMRNET_GEMM_KERNEL forces the GEMM micro-kernel (benchmarks use it to show the speed of
+	// machines without AVX-512); a value this machine cannot honour stops every command.
+	if err := sgemm.Use(a.getenv(sgemm.EnvKernel)); err != nil {
+		fmt.Fprintf(a.errOut, "dmrnet: %s=%s: %s\n", sgemm.EnvKernel, a.getenv(sgemm.EnvKernel), oneLine(err.Error()))
+		return exitUsage
+	}
 	root := a.newRoot()
 	root.SetArgs(args)
 	// Cobra would parse a mistyped command's flags as the parent's and complain about them
