@@ -8,8 +8,8 @@ import (
 
 // gemm computes c = op(a) op(b) (+ c when acc), row-major, with op(a) m x k and op(b) k x n;
 // ta/tb say that a is stored k x m / b is stored n x k. float32 products run on
-// internal/sgemm's packed AVX2 kernel; float64 products use gonum's BLAS, as the float64 path
-// exists for exactness, not speed. Neither's result depends on the number of goroutines:
+// internal/sgemm's packed assembly kernels (AVX-512, AVX2 or NEON, chosen at run time);
+// float64 products use gonum's BLAS, as the float64 path exists for exactness, not speed. Neither's result depends on the number of goroutines:
 // sgemm splits the rows of c, gonum's Dgemm blocks of c, and both sum every element over k
 // in a fixed order.
 func gemm[T float](c, a, b []T, m, k, n int, ta, tb, acc bool, s *scratch[T]) {
