@@ -152,8 +152,12 @@ class DMRNet(nn.Module):
         super().__init__()
         eps, momentum = meta["bn_eps"], meta["bn_momentum"]
         self.names = [m["name"] for m in meta["modalities"]]
+        # an absent modality (a specialist's other modalities) has no encoder and adds no feature
+        self.absent = {m["name"] for m in meta["modalities"] if m.get("absent")}
         encoders = {}
         for m in meta["modalities"]:
+            if m["name"] in self.absent:
+                continue
             spec = m["encoder"]
             if spec["type"] == "conv":
                 encoders[m["name"]] = ConvEncoder(m["shape"], spec, eps, momentum)
@@ -171,8 +175,9 @@ class DMRNet(nn.Module):
             self.aux = ByName({m["name"]: nn.Linear(m["features"], classes) for m in meta["modalities"]})
 
     def features(self, xs):
-        """Each modality's encoder feature (B, E_m), from one (B, *shape) tensor per modality."""
-        return [self.encoders[n](x) for n, x in zip(self.names, xs)]
+        """Each modality's encoder feature (B, E_m), from one (B, *shape) tensor per modality;
+        (B, 0) for an absent modality."""
+        return [x.new_zeros(len(x), 0) if n in self.absent else self.encoders[n](x) for n, x in zip(self.names, xs)]
 
     def head(self, feats, present):
         """Fused logits (B, C) from the features and the (B, M) 0/1 presence mask: absent
@@ -287,6 +292,9 @@ def main():
         n = sum(p.numel() for p in model.parameters())
         print(f"{args.model}: {n} parameters, {meta['dtype']}, classes {', '.join(meta['classes'])}, inference {meta['inference']}")
         for m in meta["modalities"]:
+            if m.get("absent"):
+                print(f"  {m['name']}: input {tuple(m['shape'])}, absent (no encoder, input ignored)")
+                continue
             print(f"  {m['name']}: input {tuple(m['shape'])}, {m['encoder']['type']} encoder, {m['features']} features")
         print(model)
         return

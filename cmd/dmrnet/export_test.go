@@ -75,6 +75,8 @@ func TestExportMatchesPyTorch(t *testing.T) {
 		{"manifest with missing cells, aux", "manifest-example.yaml", "repo", []string{"train.epochs=4", "model.aux_heads.weight=1", "model.inference=ensemble"}, [2]string{"", "route"}},
 		{"mfeat", "mfeat.yaml", "shared", []string{"train.epochs=2"}, [2]string{"", "fused"}},
 		{"mfeat aux", "mfeat.yaml", "shared", []string{"train.epochs=2", "model.aux_heads.weight=1", "model.inference=ensemble"}, [2]string{"", "route"}},
+		// a specialist of two of the six views: the other four have no encoder (absent)
+		{"mfeat specialist", "mfeat.yaml", "shared", []string{"train.epochs=2", "variant=deterministic", "dropout.mode=explicit", "dropout.probs={fou+kar: 1}"}, [2]string{"", "fused"}},
 		{"avmnist", "avmnist.yaml", "shared", []string{"train.epochs=2"}, [2]string{"", "fused"}},
 	}
 	for _, tt := range tests {

@@ -34,7 +34,8 @@ func (a *app) newSpecialistsCmd() *cobra.Command {
 		Short: "Train one model per small modality combination: the yardstick of a robust model",
 		Long: `Train a specialist for every combination of at most --max-size modalities: the same
 encoders and head, trained (deterministic variant, no KL, no HCR) on that combination only, the
-other modalities absent. Each seed of each specialist gets its own run directory
+other modalities absent. A specialist has encoders for its own modalities only (unless the
+configuration has auxiliary heads): the others would never be trained. Each seed of each specialist gets its own run directory
 OUT/<combination>/seed<k>; finished ones are skipped. Their test accuracy on their own
 combination, mean and standard deviation over seeds, goes to OUT/specialists.json, which
 sweep-missing --specialists and aggregate --specialists compare a robust model against.`,

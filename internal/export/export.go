@@ -101,8 +101,11 @@ type ModalityMeta struct {
 	// Shape of one sample as the model takes it, e.g. [649] or [1, 28, 28].
 	Shape   []int       `json:"shape"`
 	Encoder EncoderMeta `json:"encoder"`
-	// Features is the encoder's output size E.
+	// Features is the encoder's output size E; 0 for an absent modality.
 	Features int `json:"features"`
+	// Absent marks a modality the model has no encoder for (a specialist's other
+	// modalities): its input is ignored, as if missing, and it adds no feature.
+	Absent bool `json:"absent,omitempty"`
 	// Preprocess says how raw data becomes the model's input, before Standardize.
 	Preprocess Preprocess `json:"preprocess"`
 	// Standardize is the last step, x' = (x - mean) / std; null when there is none.
@@ -289,7 +292,7 @@ func metadata(src Source, names []Name) (Metadata, error) {
 			enc.Type = "mlp"
 		}
 		mm := ModalityMeta{
-			Name: mod.Name, Shape: append([]int{}, mod.Shape...), Features: dims[i],
+			Name: mod.Name, Shape: append([]int{}, mod.Shape...), Features: dims[i], Absent: ms.Absent,
 			Encoder:    EncoderMeta{Type: enc.Type, Layers: append([]int{}, enc.Layers...)},
 			Preprocess: preprocess(cfg, i, mod.Name),
 		}

@@ -23,7 +23,7 @@ type Name struct {
 // Names lists the PyTorch state_dict of a model of the given architecture, in module order,
 // and the dmrnet tensor each entry comes from. The module tree it describes:
 //
-//	encoders.<modality>          one per modality, in model order
+//	encoders.<modality>          one per modality, in model order (none for an absent one)
 //	  mlp:  .<i>.linear          Linear(in, layers[i])
 //	        .<i>.bn              BatchNorm1d(layers[i])        then ReLU
 //	  conv: .blocks.<i>.conv     Conv2d(c, channels[i], kernel, padding=kernel//2)
@@ -51,6 +51,9 @@ func Names(spec model.Spec) []Name {
 			Name{Torch: torch + ".num_batches_tracked", Steps: true})
 	}
 	for _, m := range spec.Modalities {
+		if m.Absent {
+			continue
+		}
 		enc, dm := "encoders."+m.Name, "enc."+m.Name
 		switch m.Encoder.Type {
 		case "conv":

@@ -233,12 +233,12 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 				v := max(sq/cnt-mean*mean, 0)
 				inv := 1 / math.Sqrt(v+b.bn.Eps)
 				c.inv[i][ch] = inv
-				rm[ch] = T((1-m)*float64(rm[ch]) + m*(mean+float64(bias[ch])))
+				rm[ch] = runningStat(rm[ch], m, mean+float64(bias[ch]))
 				unbiased := v
 				if cnt > 1 {
 					unbiased = v * cnt / (cnt - 1)
 				}
-				rv[ch] = T((1-m)*float64(rv[ch]) + m*unbiased)
+				rv[ch] = runningStat(rv[ch], m, unbiased)
 				scale[ch], shift[ch] = T(inv), T(-mean*inv) // xhat = z*scale + shift
 			}
 		} else {

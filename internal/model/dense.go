@@ -204,8 +204,8 @@ func bnTrain2D[T float](z, xhat []T, invstd []float64, gamma, beta, bias []T, st
 		if n > 1 {
 			unbiased = vr[j] / float64(n-1)
 		}
-		rm[j] = T((1-m)*float64(rm[j]) + m*(mean[j]+float64(bias[j])))
-		rv[j] = T((1-m)*float64(rv[j]) + m*unbiased)
+		rm[j] = runningStat(rm[j], m, mean[j]+float64(bias[j]))
+		rv[j] = runningStat(rv[j], m, unbiased)
 	}
 	for r := 0; r < n; r++ {
 		zr, hr := z[r*ch:(r+1)*ch], xhat[r*ch:(r+1)*ch]

@@ -174,9 +174,9 @@ func (b *builder) batchNorm(name string, x *G.Node) (*G.Node, error) {
 
 // head holds the nodes shared by training and evaluation graphs.
 type head struct {
-	xs     []*tensor.Dense
-	mask   *tensor.Dense // (B, M) 0/1 presence of each modality (Batch.Present)
-	mu, lv *G.Node       // (B, Z); lv nil without PME
+	xs     []*tensor.Dense // per modality; nil for an absent one
+	mask   *tensor.Dense   // (B, M') 0/1 presence of each of the M' modalities with an encoder
+	mu, lv *G.Node         // (B, Z); lv nil without PME
 	z      *G.Node
 	logits *G.Node
 	rp     *reparamOp // the fused reparameterisation, if any
@@ -188,18 +188,22 @@ type head struct {
 // noise, when non-nil, is the (B, Z) reparameterisation input.
 func (b *builder) forward(n int, noise *G.Node) (*head, error) {
 	h := &head{}
-	feats := make(G.Nodes, len(b.m.encoders))
+	var feats G.Nodes
+	h.xs = make([]*tensor.Dense, len(b.m.encoders))
 	for i, enc := range b.m.encoders {
+		if enc == nil {
+			continue
+		}
 		ms := b.m.spec.Modalities[i]
 		x, xt := b.input("x."+ms.Name, n, ms.InputSize())
-		h.xs = append(h.xs, xt)
+		h.xs[i] = xt
 		f, err := enc.build(b, x)
 		if err != nil {
 			return nil, err
 		}
-		feats[i] = f
+		feats = append(feats, f)
 	}
-	maskN, maskT := b.input("mask", n, len(b.m.encoders))
+	maskN, maskT := b.input("mask", n, len(feats))
 	h.mask, h.maskN = maskT, maskN
 	if b.m.HasAux() {
 		for i, ms := range b.m.spec.Modalities {
@@ -210,7 +214,7 @@ func (b *builder) forward(n int, noise *G.Node) (*head, error) {
 			h.aux = append(h.aux, a)
 		}
 	}
-	fused, err := G.ApplyOp(newFuseOp(b.m.EncoderDims()), append(G.Nodes{maskN}, feats...)...)
+	fused, err := G.ApplyOp(newFuseOp(b.m.presentDims()), append(G.Nodes{maskN}, feats...)...)
 	if err != nil {
 		return nil, fmt.Errorf("fusion: %w", err)
 	}
@@ -251,7 +255,8 @@ func (b *builder) forward(n int, noise *G.Node) (*head, error) {
 	return h, nil
 }
 
-// fill copies a batch's inputs and masks into the graph's input tensors.
+// fill copies a batch's inputs and masks into the graph's input tensors. Absent modalities'
+// inputs are not read.
 func (h *head) fill(m *Model, bt *Batch, n int) error {
 	if len(bt.X) != len(m.encoders) {
 		return fmt.Errorf("model: batch has %d modalities, model %d", len(bt.X), len(m.encoders))
@@ -261,6 +266,9 @@ func (h *head) fill(m *Model, bt *Batch, n int) error {
 		return fmt.Errorf("model: batch of %d samples for a graph of %d", rows, n)
 	}
 	for i, xt := range h.xs {
+		if xt == nil {
+			continue
+		}
 		size := m.spec.Modalities[i].InputSize()
 		if len(bt.X[i]) != rows*size {
 			return fmt.Errorf("model: modality %q: %d values for %d samples of size %d",
@@ -268,12 +276,18 @@ func (h *head) fill(m *Model, bt *Batch, n int) error {
 		}
 		copyInto(xt, bt.X[i])
 	}
-	nm := len(m.encoders)
+	var cols []int // the modalities with an encoder: the mask's columns
+	for mi, xt := range h.xs {
+		if xt != nil {
+			cols = append(cols, mi)
+		}
+	}
+	nm := len(cols)
 	mask := make([]float32, n*nm)
 	for r, s := range bt.Present {
-		for mi := 0; mi < nm; mi++ {
+		for j, mi := range cols {
 			if s.Has(mi) {
-				mask[r*nm+mi] = 1
+				mask[r*nm+j] = 1
 			}
 		}
 	}

@@ -47,6 +47,14 @@ type ModalitySpec struct {
 	// InputShape is the shape of one sample, e.g. [d] for a vector.
 	InputShape []int
 	Encoder    EncoderSpec
+	// Absent marks a modality the model never sees: it gets no encoder (no parameters, no
+	// optimiser state, no computation), contributes no feature to the fusion, and its input
+	// is ignored in every batch, as if missing. A specialist (a model trained on one
+	// combination only) leaves the other modalities absent: their encoders would never get
+	// a gradient, and weight decay alone would shrink them into subnormal numbers. The
+	// parameters that remain are initialised exactly as in the model without Absent (see
+	// New), so the two compute the same on the present modalities.
+	Absent bool
 }
 
 // EncoderSpec describes a modality encoder.
@@ -83,6 +91,9 @@ type Param struct {
 
 	value    *tensor.Dense
 	initSpec paramInit
+	// skipDraws is the number of random draws Init discards before initialising the
+	// parameter: those the parameters of absent encoders declared before it would have used.
+	skipDraws int
 }
 
 // Data returns the parameter's values, a []float32 or []float64 by the model's dtype. The
@@ -99,30 +110,67 @@ type Model struct {
 	byName   map[string]*Param
 	bns      []*BNState
 	bnByName map[string]*BNState
-	encoders []Encoder
-	featDim  int // sum of encoder output sizes
+	encoders []Encoder // one per modality; nil for an absent one
+	featDim  int       // sum of encoder output sizes
+	// skipDraws counts the random draws of absent encoders not yet attached to a parameter
+	// (see Param.skipDraws); New attaches them to the next parameter it declares.
+	skipDraws int
 }
 
 // New builds a model and initialises its parameters from rng as PyTorch's defaults do:
 // Linear weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)); BatchNorm gamma 1, beta 0,
 // running mean 0 and running variance 1.
+//
+// A model with absent modalities draws its initial values as the model without them would,
+// discarding those of the parts it lacks: its encoders get the same weights, and the fusion
+// layers (mu, logvar) the rows, of the full layer, that read the present modalities'
+// features, with the full layer's fan-in. Since an absent modality's feature is zero in the
+// full model, the two then compute the same on the present modalities.
 func New(spec Spec, rng *rand.Rand) (*Model, error) {
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}
 	m := &Model{spec: spec, byName: map[string]*Param{}, bnByName: map[string]*BNState{}}
+	fullDim := 0
+	var rows []int // for each row of the full fusion layers, its row here or -1
 	for _, ms := range spec.Modalities {
+		if ms.Absent {
+			// declare the encoder on a scratch model to count the draws it would take
+			ghost := &Model{spec: spec, byName: map[string]*Param{}, bnByName: map[string]*BNState{}}
+			enc, err := newEncoder(ghost, ms)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range ghost.params {
+				if p.initSpec.bound > 0 {
+					m.skipDraws += p.value.Size()
+				}
+			}
+			m.encoders = append(m.encoders, nil)
+			for range enc.OutDim() {
+				rows = append(rows, -1)
+			}
+			fullDim += enc.OutDim()
+			continue
+		}
 		enc, err := newEncoder(m, ms)
 		if err != nil {
 			return nil, err
 		}
 		m.encoders = append(m.encoders, enc)
+		for i := range enc.OutDim() {
+			rows = append(rows, m.featDim+i)
+		}
 		m.featDim += enc.OutDim()
+		fullDim += enc.OutDim()
 	}
-	m.linear("mu", m.featDim, spec.Latent)
+	if fullDim == m.featDim {
+		rows = nil
+	}
+	m.fusionLinear("mu", fullDim, rows, m.featDim, spec.Latent)
 	m.batchNorm("mu.bn", spec.Latent)
 	if spec.PME {
-		m.linear("logvar", m.featDim, spec.Latent)
+		m.fusionLinear("logvar", fullDim, rows, m.featDim, spec.Latent)
 		m.batchNorm("logvar.bn", spec.Latent)
 	}
 	m.linear("cls", spec.Latent, spec.Classes)
@@ -148,10 +196,20 @@ func (s Spec) validate() error {
 	if s.DType != tensor.Float32 && s.DType != tensor.Float64 {
 		return fmt.Errorf("model: dtype %v, want float32 or float64", s.DType)
 	}
+	present := 0
 	for _, m := range s.Modalities {
 		if m.InputSize() < 1 {
 			return fmt.Errorf("model: modality %q has input shape %v", m.Name, m.InputShape)
 		}
+		if !m.Absent {
+			present++
+		}
+	}
+	if present == 0 {
+		return fmt.Errorf("model: every modality is absent")
+	}
+	if present < len(s.Modalities) && s.AuxWeight > 0 {
+		return fmt.Errorf("model: absent modalities with auxiliary heads (an absent modality has no head)")
 	}
 	return nil
 }
@@ -174,11 +232,24 @@ func (m *Model) HasAux() bool { return m.spec.AuxWeight > 0 }
 // FeatureDim is the size of the fused feature h = [e_1 .. e_M].
 func (m *Model) FeatureDim() int { return m.featDim }
 
-// EncoderDims returns each modality encoder's output size E_m.
+// EncoderDims returns each modality encoder's output size E_m, 0 for an absent modality.
 func (m *Model) EncoderDims() []int {
 	out := make([]int, len(m.encoders))
 	for i, e := range m.encoders {
-		out[i] = e.OutDim()
+		if e != nil {
+			out[i] = e.OutDim()
+		}
+	}
+	return out
+}
+
+// presentDims returns the output sizes of the encoders the model has, in modality order.
+func (m *Model) presentDims() []int {
+	var out []int
+	for _, e := range m.encoders {
+		if e != nil {
+			out = append(out, e.OutDim())
+		}
 	}
 	return out
 }
@@ -186,6 +257,9 @@ func (m *Model) EncoderDims() []int {
 // Init (re)initialises every parameter and running statistic from rng.
 func (m *Model) Init(rng *rand.Rand) {
 	for _, p := range m.params {
+		for range p.skipDraws {
+			rng.Float64()
+		}
 		p.init(rng)
 	}
 	for _, bn := range m.bns {
@@ -198,10 +272,31 @@ func (m *Model) Init(rng *rand.Rand) {
 type paramInit struct {
 	bound float64 // U(-bound, bound) when > 0
 	value float64 // constant otherwise
+	// rows, when set, maps each row of a larger (len(rows), cols) matrix drawn in row-major
+	// order to the parameter's row that keeps it, or -1 where the row is discarded.
+	rows []int
+	cols int
 }
 
 func (p *Param) init(rng *rand.Rand) {
 	in := p.initSpec
+	if in.bound > 0 && in.rows != nil {
+		for _, r := range in.rows {
+			for c := range in.cols {
+				v := (rng.Float64()*2 - 1) * in.bound
+				if r < 0 {
+					continue
+				}
+				switch d := p.value.Data().(type) {
+				case []float32:
+					d[r*in.cols+c] = float32(v)
+				case []float64:
+					d[r*in.cols+c] = v
+				}
+			}
+		}
+		return
+	}
 	if in.bound > 0 {
 		switch d := p.value.Data().(type) {
 		case []float32:
@@ -236,6 +331,9 @@ func (m *Model) addParam(name string, in paramInit, shape ...int) *Param {
 		panic("model: duplicate parameter " + name)
 	}
 	p := &Param{Name: name, value: newLike(m.spec.DType, shape...), Decay: true, initSpec: in}
+	if in.bound > 0 {
+		p.skipDraws, m.skipDraws = m.skipDraws, 0
+	}
 	m.params = append(m.params, p)
 	m.byName[name] = p
 	return p
@@ -245,6 +343,16 @@ func (m *Model) addParam(name string, in paramInit, shape ...int) *Param {
 func (m *Model) linear(name string, in, out int) {
 	bound := 1 / math.Sqrt(float64(in))
 	m.addParam(name+".W", paramInit{bound: bound}, in, out)
+	m.addParam(name+".b", paramInit{bound: bound}, out)
+}
+
+// fusionLinear declares the (in, out) Linear layer that reads the fused features of the
+// present modalities: rows maps each of the fullIn features of the model without absent
+// modalities to its row here (-1 for an absent modality's feature; nil when none is absent).
+// Initialised with the full layer's fan-in and the full layer's draws (see New).
+func (m *Model) fusionLinear(name string, fullIn int, rows []int, in, out int) {
+	bound := 1 / math.Sqrt(float64(fullIn))
+	m.addParam(name+".W", paramInit{bound: bound, rows: rows, cols: out}, in, out)
 	m.addParam(name+".b", paramInit{bound: bound}, out)
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/chewxy/hm"
+	"github.com/dmrnet/dmrnet/internal/ftz"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -168,13 +169,21 @@ func bnForward[T float](op *bnOp, xt, gt, bt, outt *tensor.Dense) {
 			xhat[i] = h
 			out[i] = g*h + b
 		})
-		rm[ch] = T((1-m)*float64(rm[ch]) + m*mean)
+		rm[ch] = runningStat(rm[ch], m, mean)
 		unbiased := v
 		if n > 1 {
 			unbiased = ss / float64(n-1)
 		}
-		rv[ch] = T((1-m)*float64(rv[ch]) + m*unbiased)
+		rv[ch] = runningStat(rv[ch], m, unbiased)
 	}
+}
+
+// runningStat moves a BatchNorm running statistic towards a batch's value by momentum m,
+// (1-m)*old + m*batch, flushed to zero when subnormal (package ftz): the running mean or
+// variance of a channel that is constant (e.g. a modality that never varies) decays
+// geometrically, and subnormal statistics would make every later use of them slow.
+func runningStat[T float](old T, m, batch float64) T {
+	return ftz.Flush(T((1-m)*float64(old) + m*batch))
 }
 
 // forEachOfChannel calls f with every flat index of channel ch in a (N, C, spatial) layout.

@@ -6,4 +6,4 @@ import "golang.org/x/sys/cpu"
 var hasAdamKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 //go:noescape
-func adamAVX2(w, gr, m, v *float32, n int, k *[8]float32)
+func adamAVX2(w, gr, m, v *float32, n int, k *[9]float32)

@@ -2,6 +2,11 @@
 // Nesterov, both with L2 weight decay added to the gradient (torch.optim's weight_decay), and
 // learning-rate schedules. Parameters and gradients are plain []float32 or []float64 slices,
 // updated in place; the optimiser's state can be saved and restored exactly.
+//
+// Every value an update stores (parameter, moments, momentum buffer) is flushed to a zero of
+// its sign when it would be subnormal (package ftz): weight decay shrinks parameters without
+// a gradient geometrically, and once they and their moments are subnormal every operation
+// on them costs a microcode assist, which slowed training several times over.
 package optim
 
 import (
@@ -9,6 +14,8 @@ import (
 	"math"
 	"runtime"
 	"sync"
+
+	"github.com/dmrnet/dmrnet/internal/ftz"
 )
 
 // Var is one parameter and its gradient, both []float32 or both []float64 of equal length.
@@ -42,6 +49,11 @@ type Optimizer interface {
 //	g = grad + wd * w
 //	m = b1 m + (1 - b1) g,   v = b2 v + (1 - b2) g^2
 //	w = w - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+//
+// m and v are flushed (package ftz) before w's update uses them, and w after it. The
+// products wd * w and g^2 count as 0 where they would be subnormal: a weight that decay
+// brought just above the smallest normal number, and whose moments were flushed, stays there
+// (its update is 0), and would otherwise make a subnormal number at every step.
 type Adam struct {
 	Beta1, Beta2, Eps, WeightDecay float64
 
@@ -55,6 +67,8 @@ type Adam struct {
 //	b = momentum b + g          (b = g at the first step)
 //	d = g + momentum b (Nesterov) or b
 //	w = w - lr d
+//
+// b and w are flushed (package ftz) when stored.
 type SGD struct {
 	Momentum, WeightDecay float64
 	Nesterov              bool
@@ -168,12 +182,14 @@ func adamStep[T float](w []T, grad, mAny, vAny any, lr, b1, b2, eps, wd, bc1, bc
 	}
 	step := lr / bc1
 	sbc2 := math.Sqrt(bc2)
+	minW, minG := decayFloor(ftz.MinNormal64, wd), 0x1p-511 // see Adam
 	for i := range w {
-		gi := float64(g[i]) + wd*float64(w[i])
-		mi := b1*float64(m[i]) + (1-b1)*gi
-		vi := b2*float64(v[i]) + (1-b2)*gi*gi
-		m[i], v[i] = T(mi), T(vi)
-		w[i] = T(float64(w[i]) - step*mi/(math.Sqrt(vi)/sbc2+eps))
+		gi := float64(g[i]) + wd*keepAbove(float64(w[i]), minW)
+		m[i] = ftz.Flush(T(b1*float64(m[i]) + (1-b1)*gi))
+		gs := keepAbove(gi, minG)
+		v[i] = ftz.Flush(T(b2*float64(v[i]) + (1-b2)*gs*gs))
+		mi, vi := float64(m[i]), float64(v[i])
+		w[i] = ftz.Flush(T(float64(w[i]) - step*mi/(math.Sqrt(vi)/sbc2+eps)))
 	}
 	return nil
 }
@@ -189,20 +205,39 @@ func adamStep32(w []float32, grad, mAny, vAny any, lr, b1, b2, eps, wd, bc1, bc2
 	}
 	step := float32(lr / bc1)
 	isb2 := float32(1 / math.Sqrt(bc2))
+	minW := float32(decayFloor(ftz.MinNormal32, float64(float32(wd))))
 	n8 := 0
 	if kernel && len(w) >= 8 {
 		n8 = len(w) &^ 7
-		k := [8]float32{float32(wd), float32(b1), float32(1 - b1), float32(b2), float32(1 - b2), -step, isb2, float32(eps)}
+		k := [9]float32{float32(wd), float32(b1), float32(1 - b1), float32(b2), float32(1 - b2), -step, isb2, float32(eps), minW}
 		adamAVX2(&w[0], &g[0], &m[0], &v[0], n8, &k)
 	}
 	fwd, fb1, fb2, feps := float32(wd), float32(b1), float32(b2), float32(eps)
 	for i := n8; i < len(w); i++ {
-		gi := g[i] + fwd*w[i]
-		m[i] = fb1*m[i] + (1-fb1)*gi
-		v[i] = fb2*v[i] + (1-fb2)*gi*gi
-		w[i] -= step * m[i] / (float32(math.Sqrt(float64(v[i])))*isb2 + feps)
+		gi := g[i] + fwd*keepAbove(w[i], minW)
+		m[i] = ftz.Flush32(fb1*m[i] + (1-fb1)*gi)
+		gs := keepAbove(gi, 0x1p-63)
+		v[i] = ftz.Flush32(fb2*v[i] + (1-fb2)*gs*gs)
+		w[i] = ftz.Flush32(w[i] - step*m[i]/(float32(math.Sqrt(float64(v[i])))*isb2+feps))
 	}
 	return nil
+}
+
+// decayFloor is the magnitude below which a weight's decay term wd*w would be subnormal
+// (minNormal is the type's smallest normal number); +Inf without decay.
+func decayFloor(minNormal, wd float64) float64 {
+	if wd == 0 {
+		return math.Inf(1)
+	}
+	return minNormal / math.Abs(wd)
+}
+
+// keepAbove returns x, or 0 where |x| < floor (NaN is kept, as the kernel's compare keeps it).
+func keepAbove[T float](x, floor T) T {
+	if x < floor && x > -floor {
+		return 0
+	}
+	return x
 }
 
 // State implements Optimizer.
@@ -265,14 +300,14 @@ func sgdStep[T float](w []T, grad, bufAny any, lr, mom, wd float64, nesterov, fi
 			if !first {
 				bi = mom*float64(b[i]) + gi
 			}
-			b[i] = T(bi)
+			b[i] = ftz.Flush(T(bi))
 			if nesterov {
 				gi += mom * bi
 			} else {
 				gi = bi
 			}
 		}
-		w[i] = T(float64(w[i]) - lr*gi)
+		w[i] = ftz.Flush(T(float64(w[i]) - lr*gi))
 	}
 	return nil
 }

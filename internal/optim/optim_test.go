@@ -1,6 +1,7 @@
 package optim
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -225,5 +226,230 @@ func TestAdamKernelMatchesGo(t *testing.T) {
 		if math.Abs(float64(w1[i]-w2[i])) > 1e-6 || math.Abs(float64(w1[i])-w64[i]) > 1e-5 {
 			t.Fatalf("w[%d]: kernel %v, Go %v, float64 %v", i, w1[i], w2[i], w64[i])
 		}
+	}
+}
+
+// flushCase is one element of an Adam step with lr 1, beta1 = beta2 = 0.5, eps 1, no weight
+// decay and no bias correction, so that m = (m0 + g)/2, v = (v0 + g^2)/2 and
+// w = w0 - m/(sqrt(v) + 1), all in units of s, the smallest normal number.
+type flushCase struct {
+	name             string
+	w0, g, m0, v0    float64 // in units of s (g and NaN/inf as they are)
+	w, m, v          float64 // expected, in units of s
+	negW, negM, negV bool    // the expected zero is -0
+}
+
+// flushCases are the cases of TestAdamFlushesSubnormals; below2 is 2 less two units in the
+// last place, so that m = below2/2 is the subnormal one unit below s (a value one unit below
+// 2 would round back up to s).
+func flushCases(below2 float64) []flushCase {
+	nan := math.NaN()
+	return []flushCase{
+		{name: "m just at the smallest normal", w0: 1 / 0x1p-126, m0: 2, m: 1, w: 1 / 0x1p-126},
+		{name: "m just below", w0: 1 / 0x1p-126, m0: below2, m: 0, w: 1 / 0x1p-126},
+		{name: "negative m below", w0: 1 / 0x1p-126, m0: -1, m: 0, negM: true, w: 1 / 0x1p-126},
+		{name: "v below", w0: 1 / 0x1p-126, v0: 1, v: 0, w: 1 / 0x1p-126},
+		{name: "v at the smallest normal", w0: 1 / 0x1p-126, v0: 2, v: 1, w: 1 / 0x1p-126},
+		{name: "w updated below", w0: 2, m0: 3, m: 1.5, w: 0},
+		{name: "w updated just above", w0: 4, m0: 3, m: 1.5, w: 2.5},
+		{name: "negative w updated below", w0: -2, m0: -3, m: -1.5, w: 0, negW: true},
+		{name: "subnormal w flushed by a zero step", w0: 0.5, w: 0},
+		{name: "negative zero stays", w0: math.Copysign(0, -1), w: 0, negW: true},
+		{name: "NaN gradient", w0: 1, g: nan, m: nan, v: nan, w: nan},
+		{name: "NaN weight", w0: nan, m: nan, v: nan, w: nan},
+	}
+}
+
+// checkFlush compares got (the value divided by s) with the expected value.
+func checkFlush(t *testing.T, what string, got, want float64, neg bool) {
+	t.Helper()
+	switch {
+	case math.IsNaN(want):
+		if !math.IsNaN(got) {
+			t.Errorf("%s = %v, want NaN", what, got)
+		}
+	case got != want || (want == 0 && math.Signbit(got) != neg):
+		t.Errorf("%s = %v s, want %v s (negative zero %v)", what, got, want, neg)
+	}
+}
+
+// TestAdamFlushesSubnormals checks Adam's flush to zero on hand-computed values just above
+// and below the smallest normal number, for float32 on the AVX2 kernel (all 8 lanes) and on
+// the Go loop, and for float64; zeros keep their sign and NaN stays NaN.
+func TestAdamFlushesSubnormals(t *testing.T) {
+	const s32 = 0x1p-126
+	for _, kernel := range []bool{false, true} {
+		if kernel && !hasAdamKernel {
+			continue
+		}
+		for _, tc := range flushCases(2 - 0x1p-21) {
+			n := 1
+			if kernel {
+				n = 8
+			}
+			w, g, m, v := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+			for i := range w {
+				w[i], m[i], v[i] = float32(tc.w0*s32), float32(tc.m0*s32), float32(tc.v0*s32)
+				g[i] = float32(tc.g) // 0 or NaN
+			}
+			if err := adamStep32(w, g, m, v, 1, 0.5, 0.5, 1, 0, 1, 1, kernel); err != nil {
+				t.Fatal(err)
+			}
+			for i := range w {
+				what := fmt.Sprintf("float32 kernel=%v %s [%d]", kernel, tc.name, i)
+				checkFlush(t, what+" w", float64(w[i])/s32, tc.w, tc.negW)
+				checkFlush(t, what+" m", float64(m[i])/s32, tc.m, tc.negM)
+				checkFlush(t, what+" v", float64(v[i])/s32, tc.v, tc.negV)
+			}
+		}
+	}
+	const s64 = 0x1p-1022
+	for _, tc := range flushCases(2 - 0x1p-50) {
+		if tc.w0 == 1/0x1p-126 {
+			tc.w0, tc.w = 1/s64, 1/s64
+		}
+		w, g, m, v := []float64{tc.w0 * s64}, []float64{tc.g}, []float64{tc.m0 * s64}, []float64{tc.v0 * s64}
+		if err := adamStep(w, g, m, v, 1, 0.5, 0.5, 1, 0, 1, 1); err != nil {
+			t.Fatal(err)
+		}
+		what := "float64 " + tc.name
+		checkFlush(t, what+" w", w[0]/s64, tc.w, tc.negW)
+		checkFlush(t, what+" m", m[0]/s64, tc.m, tc.negM)
+		checkFlush(t, what+" v", v[0]/s64, tc.v, tc.negV)
+	}
+}
+
+// TestAdamDecayOfTinyWeight: a weight just above the smallest normal number, without a
+// gradient, whose decay term wd*w (1e-41) is subnormal: that term counts as 0 (it would be
+// flushed from m anyway), so m and v stay 0 and w keeps its value, on every path.
+func TestAdamDecayOfTinyWeight(t *testing.T) {
+	for _, kernel := range []bool{false, true} {
+		if kernel && !hasAdamKernel {
+			continue
+		}
+		w, g, m, v := make([]float32, 9), make([]float32, 9), make([]float32, 9), make([]float32, 9)
+		for i := range w {
+			w[i] = 1e-37
+		}
+		for step := 1; step <= 3; step++ {
+			if err := adamStep32(w, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 1e-4, 1, 1, kernel); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range w {
+			if w[i] != 1e-37 || m[i] != 0 || v[i] != 0 {
+				t.Fatalf("kernel=%v [%d]: w %g m %g v %g, want 1e-37 0 0", kernel, i, w[i], m[i], v[i])
+			}
+		}
+	}
+	w, g, m, v := []float64{1e-305}, []float64{0}, []float64{0}, []float64{0}
+	if err := adamStep(w, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 1e-4, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if w[0] != 1e-305 || m[0] != 0 || v[0] != 0 {
+		t.Fatalf("float64: w %g m %g v %g, want 1e-305 0 0", w[0], m[0], v[0])
+	}
+}
+
+// TestAdamNormalValuesUnchanged checks a step on ordinary values by hand: m = 1, v = 2,
+// w = 1 - 1/(sqrt(2) + 1) on both float32 paths.
+func TestAdamNormalValuesUnchanged(t *testing.T) {
+	want := 1 - 1/(float32(math.Sqrt(2))+1)
+	for _, kernel := range []bool{false, true} {
+		if kernel && !hasAdamKernel {
+			continue
+		}
+		w, g, m, v := []float32{1, 1, 1, 1, 1, 1, 1, 1}, []float32{2, 2, 2, 2, 2, 2, 2, 2}, make([]float32, 8), make([]float32, 8)
+		if err := adamStep32(w, g, m, v, 1, 0.5, 0.5, 1, 0, 1, 1, kernel); err != nil {
+			t.Fatal(err)
+		}
+		for i := range w {
+			if w[i] != want || m[i] != 1 || v[i] != 2 {
+				t.Fatalf("kernel=%v [%d]: w %v m %v v %v, want %v 1 2", kernel, i, w[i], m[i], v[i], want)
+			}
+		}
+	}
+}
+
+// TestSGDFlushesSubnormals: weight decay alone halves w (lr 0.5, decay 1) and the momentum
+// buffer holds the decayed gradient; both are flushed once subnormal, keeping their sign.
+func TestSGDFlushesSubnormals(t *testing.T) {
+	tests := []struct {
+		w0, wantW, wantB float32
+		negW             bool
+	}{
+		{w0: 0x1p-125, wantW: 0x1p-126, wantB: 0x1p-125},
+		{w0: 0x1p-126, wantW: 0, wantB: 0x1p-126},
+		{w0: -0x1p-126, wantW: 0, wantB: -0x1p-126, negW: true},
+	}
+	for _, tc := range tests {
+		s := &SGD{Momentum: 0.5, WeightDecay: 1}
+		w := []float32{tc.w0}
+		if err := s.Step([]Var{{Name: "w", Value: w, Grad: []float32{0}, Decay: true}}, 0.5); err != nil {
+			t.Fatal(err)
+		}
+		_, slots := s.State()
+		b := slots[0].Data.([]float32)
+		if w[0] != tc.wantW || math.Signbit(float64(w[0])) != tc.negW || b[0] != tc.wantB {
+			t.Errorf("w0 %g: w %g b %g, want %g %g", tc.w0, w[0], b[0], tc.wantW, tc.wantB)
+		}
+		// the second step halves the buffer (b = 0.5 b + g) below the smallest normal
+		if tc.w0 == 0x1p-126 {
+			w[0] = 0
+			if err := s.Step([]Var{{Name: "w", Value: w, Grad: []float32{0}, Decay: true}}, 0.5); err != nil {
+				t.Fatal(err)
+			}
+			if b[0] != 0 {
+				t.Errorf("momentum buffer %g, want it flushed", b[0])
+			}
+		}
+	}
+}
+
+// benchAdam32 times float32 Adam steps over n parameters with gradient g and weight decay
+// 1e-4, from the state init leaves, on the AVX2 kernel or the Go loop.
+func benchAdam32(b *testing.B, kernel bool, init func(w, g, m, v []float32)) {
+	if kernel && !hasAdamKernel {
+		b.Skip("no AVX2/FMA")
+	}
+	const n = 1 << 17
+	w, g, m, v := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	init(w, g, m, v)
+	b.SetBytes(4 * 4 * n)
+	t := 0
+	for b.Loop() {
+		t++
+		bc1, bc2 := 1-math.Pow(0.9, float64(t)), 1-math.Pow(0.999, float64(t))
+		if err := adamStep32(w, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 1e-4, bc1, bc2, kernel); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAdam32 measures the cost of the flush on ordinary values (compare with the
+// kernel without it); Decayed starts from the state weight decay leaves in parameters without
+// a gradient (weights near 1e-37, moments subnormal): unflushed, every step operates on
+// subnormal numbers, flushed, the first step zeroes them.
+func BenchmarkAdam32(b *testing.B) {
+	normal := func(w, g, m, v []float32) {
+		for i := range w {
+			w[i] = float32(i%17)/9 - 0.8
+			g[i] = float32((i*5)%13)/6 - 1
+		}
+	}
+	decayed := func(w, g, m, v []float32) {
+		for i := range w {
+			w[i] = float32(i%7-3) * 1e-37
+			m[i] = float32(i%5-2) * 1e-41
+			v[i] = 1e-44
+		}
+	}
+	for _, kernel := range []bool{true, false} {
+		name := "go"
+		if kernel {
+			name = "kernel"
+		}
+		b.Run(name+"/normal", func(b *testing.B) { benchAdam32(b, kernel, normal) })
+		b.Run(name+"/decayed", func(b *testing.B) { benchAdam32(b, kernel, decayed) })
 	}
 }

@@ -112,6 +112,8 @@ type Trainer struct {
 	eval    *evaluate.Evaluator
 	dropW   []float64 // explicit dropout: cumulative weights over dropSets
 	dropS   []combo.Set
+	// absent are the modalities the model has no encoder for (see unusedModalities).
+	absent  []string
 	st      State
 	hooks   Hooks
 	Now     func() time.Time
@@ -230,6 +232,16 @@ func ResumeWith(dir string, sets []string, hooks Hooks, o ResumeOptions) (*Train
 			t.Warnings = append(t.Warnings, w)
 		}
 	}
+	// the checkpoint's architecture: a run saved before absent modalities were left out (or
+	// with fewer left out) keeps all its encoders
+	if !slices.Equal(st.Absent, t.absent) {
+		if err := checkAbsent(st.Absent, t.absent); err != nil {
+			return nil, fmt.Errorf("%s: %w", used, err)
+		}
+		if err := t.buildModel(st.Absent); err != nil {
+			return nil, err
+		}
+	}
 	if st.Perm != nil && len(st.Perm) != t.data.Train.Len() {
 		return nil, fmt.Errorf("%s: the checkpoint's epoch order has %d samples, the training split %d (the training data changed since the checkpoint: restore it, or start over with --force)", used, len(st.Perm), t.data.Train.Len())
 	}
@@ -315,16 +327,12 @@ func newTrainer(cfg *config.Config, data *dataset.Dataset, hooks Hooks) (*Traine
 		return nil, err
 	}
 	rng := newStreams(cfg.Train.Seed)
-	m, err := model.New(ModelSpec(cfg, data), rand.New(rand.NewPCG(0, 0)))
-	if err != nil {
-		return nil, err
-	}
 	opt, sched, err := newOptimizer(cfg)
 	if err != nil {
 		return nil, err
 	}
-	t := &Trainer{cfg: cfg, cfgYAML: yml, dir: cfg.Out, data: data, space: space, model: m, opt: opt,
-		sched: sched, rng: rng, graphs: map[int]*model.TrainGraph{}, hooks: hooks, Now: time.Now}
+	t := &Trainer{cfg: cfg, cfgYAML: yml, dir: cfg.Out, data: data, space: space, opt: opt,
+		sched: sched, rng: rng, hooks: hooks, Now: time.Now}
 	if cfg.Dropout.Mode == "explicit" {
 		var cum float64
 		for _, s := range space.All() {
@@ -338,10 +346,26 @@ func newTrainer(cfg *config.Config, data *dataset.Dataset, hooks Hooks) (*Traine
 			return nil, fmt.Errorf("dropout.probs gives no combination a positive weight")
 		}
 	}
-	if t.eval, err = NewEvaluator(cfg, m, data); err != nil {
+	if err := t.buildModel(t.unusedModalities()); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// buildModel builds the trainer's model, without encoders for the absent modalities, and its
+// evaluator.
+func (t *Trainer) buildModel(absent []string) error {
+	m, err := model.New(withAbsent(ModelSpec(t.cfg, t.data), absent), rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return err
+	}
+	ev, err := NewEvaluator(t.cfg, m, t.data)
+	if err != nil {
+		return err
+	}
+	t.model, t.eval, t.absent = m, ev, absent
+	t.graphs = map[int]*model.TrainGraph{}
+	return nil
 }
 
 // Model returns the model being trained.
@@ -784,6 +808,7 @@ func (t *Trainer) save(name string) error {
 	t.st.Config = t.cfgYAML
 	t.st.Norms = t.data.Norms
 	t.st.Modalities, t.st.Classes = t.data.Modalities, t.data.Classes
+	t.st.Absent = t.absent
 	if err := capture(&t.st, t.model, t.opt, t.rng); err != nil {
 		return err
 	}

@@ -63,6 +63,10 @@ type State struct {
 	// they were recorded leave them empty.
 	Modalities []dataset.Modality
 	Classes    []string
+	// Absent lists the modalities the model has no encoder for (a specialist's other
+	// modalities, see model.ModalitySpec.Absent). Checkpoints written before they were left
+	// out have none absent: their models keep every encoder.
+	Absent []string
 	// Provenance is the dmrnet build and the fingerprint of the data that trained the
 	// state; nil in checkpoints written before it was recorded.
 	Provenance *Provenance
@@ -361,7 +365,7 @@ func OpenModel(path, dataRoot string) (*Loaded, error) {
 		}
 		mods, classes = ds.Modalities, ds.Classes
 	}
-	m, err := model.New(ModelSpecFor(cfg, mods, len(classes)), rand.New(rand.NewPCG(0, 0)))
+	m, err := model.New(withAbsent(ModelSpecFor(cfg, mods, len(classes)), st.Absent), rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
 		return nil, err
 	}
@@ -434,7 +438,7 @@ func OpenWith(dir string, o OpenOptions) (*Trained, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := model.New(ModelSpec(cfg, ds), rand.New(rand.NewPCG(0, 0)))
+	m, err := model.New(withAbsent(ModelSpec(cfg, ds), st.Absent), rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
 		return nil, err
 	}
