@@ -27,14 +27,23 @@ func CentreFix(x []float64, n int) []float64 {
 	if n < 0 {
 		panic(fmt.Sprintf("audio: CentreFix to negative length %d", n))
 	}
-	out := make([]float64, n)
+	return CentreFixInto(make([]float64, n), x)
+}
+
+// CentreFixInto is CentreFix writing into dst (n = len(dst)), so that a loop over many clips
+// reuses one buffer. It returns dst.
+func CentreFixInto(dst, x []float64) []float64 {
+	n := len(dst)
 	if len(x) <= n {
-		copy(out[(n-len(x))/2:], x)
+		pad := (n - len(x)) / 2
+		clear(dst[:pad])
+		copy(dst[pad:], x)
+		clear(dst[pad+len(x):])
 	} else {
 		start := (len(x) - n) / 2
-		copy(out, x[start:start+n])
+		copy(dst, x[start:start+n])
 	}
-	return out
+	return dst
 }
 
 // PeriodicHann returns the periodic Hann window of length n, 0.5 - 0.5 cos(2 pi k / n)

@@ -40,6 +40,14 @@ func TestCentreFix(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("CentreFix(%v, %d) = %v, want %v", tt.x, tt.n, got, tt.want)
 			}
+			// CentreFixInto gives the same into a reused buffer whatever it held
+			dirty := make([]float64, tt.n)
+			for i := range dirty {
+				dirty[i] = -7
+			}
+			if into := CentreFixInto(dirty, tt.x); !reflect.DeepEqual(into, tt.want) {
+				t.Fatalf("CentreFixInto(dirty, %v) = %v, want %v", tt.x, into, tt.want)
+			}
 			if len(tt.x) > 0 && len(got) > 0 {
 				got[0] = 99
 				if tt.x[0] == 99 || (len(tt.x) > 1 && tt.x[1] == 99) {

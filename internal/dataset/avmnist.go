@@ -151,7 +151,12 @@ func LoadAVMNIST(spec AVMNISTSpec) (*Dataset, []StandardizeSpec, error) {
 				row[p] = float32((float64(v)/255 - mnistMean) / mnistStd)
 			}
 		}
-		err := parallel(n, func(i int, ex *audio.Extractor) error {
+		// each worker reuses its clip and log-mel buffers from clip to clip
+		type clipState struct {
+			ex       *audio.Extractor
+			clip, lm []float64
+		}
+		err := parallel(n, func(i int, st *clipState) error {
 			path := filepath.Join(spec.AudioDir, sel[i].file)
 			a, err := wav.ReadFile(path)
 			if err != nil {
@@ -160,13 +165,22 @@ func LoadAVMNIST(spec AVMNISTSpec) (*Dataset, []StandardizeSpec, error) {
 			if a.SampleRate != spec.Mel.SampleRate {
 				return fmt.Errorf("%s: sample rate %d Hz, the mel front end expects %d (set data.avmnist.mel.sample_rate)", path, a.SampleRate, spec.Mel.SampleRate)
 			}
-			lm := ex.LogMel(audio.CentreFix(a.Mono(), spec.Mel.Samples))
+			var x []float64
+			if len(a.Data) == 1 {
+				x = a.Data[0] // what Mono would copy; CentreFixInto copies it anyway
+			} else {
+				x = a.Mono()
+			}
+			lm := st.ex.LogMelInto(st.lm, audio.CentreFixInto(st.clip, x))
 			row := s.X[0][i*audioSize : (i+1)*audioSize]
 			for p, v := range lm {
 				row[p] = float32(v)
 			}
 			return nil
-		}, func() *audio.Extractor { return spec.Mel.NewExtractor() })
+		}, func() *clipState {
+			ex := spec.Mel.NewExtractor()
+			return &clipState{ex: ex, clip: make([]float64, spec.Mel.Samples), lm: make([]float64, audioSize)}
+		})
 		if err != nil {
 			return nil, invalidf("%v", err)
 		}

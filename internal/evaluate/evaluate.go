@@ -1,11 +1,16 @@
 // Package evaluate measures a trained model on every modality combination: each combination
 // is evaluated separately with its fixed mask, z = mu and BatchNorm running statistics, over
 // the samples that really have the combination's modalities.
+//
+// The encoders run once per sample and their outputs serve every combination (see
+// model.Inference); models without that path (the reference build) run the whole inference
+// graph per batch and combination. Both give bitwise the same results.
 package evaluate
 
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/dmrnet/dmrnet/internal/combo"
 	"github.com/dmrnet/dmrnet/internal/dataset"
@@ -31,6 +36,9 @@ type Evaluator struct {
 	Threshold string
 	// SkipProtocol leaves the protocol metrics out (for the per-epoch validation accuracy).
 	SkipProtocol bool
+
+	// logitBudget replaces sweepLogits when > 0 (tests: groups of one combination).
+	logitBudget int
 }
 
 // Predictor runs a model's inference graph on batches whose samples may each have another
@@ -43,8 +51,32 @@ type Predictor struct {
 	Mode                       string
 	EnsembleFused, EnsembleAux float64
 
+	batch int
+	// inf is the cached-encoder inference (model.Inference), for every model that has it;
+	// graph, the whole inference graph run per batch and combination, serves the others (the
+	// reference build, see model.CachedInference).
+	inf   *model.Inference
 	graph *model.EvalGraph
+	// buffers of the cached path, reused from call to call: bufs[role] for the split being
+	// evaluated (roleEval) and the threshold split (roleVal)
+	bufs     [2]splitBufs
+	groups   []combo.Set
+	rows     [][]int
+	iota     []int
+	scoreBuf []float64
 }
+
+// splitBufs are one split's reusable buffers of the cached path.
+type splitBufs struct {
+	feat  model.Features
+	heads []model.HeadOutput
+	idx   [][]int
+}
+
+const (
+	roleEval = iota // the split being evaluated
+	roleVal         // the validation split of the eer threshold rule
+)
 
 // Output is one sample's inference result.
 type Output struct {
@@ -60,42 +92,125 @@ type Output struct {
 	Entropy float64
 }
 
-// NewPredictor returns a predictor with an inference graph for batches of up to batch
-// samples, in the fused mode.
+// NewPredictor returns a predictor for batches of up to batch samples, in the fused mode. It
+// runs the encoders once per sample and the rest of the network per combination (see
+// model.Inference) when the model allows it, else the whole inference graph per batch and
+// combination; both give bitwise the same results.
 func NewPredictor(m *model.Model, batch int) (*Predictor, error) {
-	g, err := m.NewEvalGraph(batch)
+	return newPredictor(m, batch, m.CachedInference() == nil)
+}
+
+// NewGraphPredictor is NewPredictor on the whole inference graph (model.EvalGraph) whatever
+// the model: the path of the models without cached-encoder inference, run per batch and
+// combination. It is slower and kept as the reference the cached path is checked against.
+func NewGraphPredictor(m *model.Model, batch int) (*Predictor, error) {
+	return newPredictor(m, batch, false)
+}
+
+// newPredictor is NewPredictor with the choice of path; cached false keeps the inference
+// graph.
+func newPredictor(m *model.Model, batch int, cached bool) (*Predictor, error) {
+	p := &Predictor{Model: m, batch: batch}
+	var err error
+	if cached {
+		p.inf, err = m.NewInference(batch)
+	} else {
+		p.graph, err = m.NewEvalGraph(batch)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &Predictor{Model: m, graph: g}, nil
+	return p, nil
 }
 
 // BatchSize is the largest batch Run takes.
-func (p *Predictor) BatchSize() int { return p.graph.BatchSize() }
+func (p *Predictor) BatchSize() int { return p.batch }
 
 // Run infers every sample of bt (at most BatchSize samples; bt.Present gives each sample's
 // modalities, the inputs of absent ones are ignored).
 func (p *Predictor) Run(bt *model.Batch) ([]Output, error) {
-	out, err := p.graph.Forward(bt)
-	if err != nil {
-		return nil, err
-	}
 	c := p.Model.Spec().Classes
 	res := make([]Output, len(bt.Present))
+	if p.inf == nil {
+		out, err := p.graph.Forward(bt)
+		if err != nil {
+			return nil, err
+		}
+		for i, set := range bt.Present {
+			res[i] = p.output(set, out.Logits[i*c:(i+1)*c], out.Aux, i, out.Var[i])
+		}
+		return res, nil
+	}
+	rows := len(bt.Present)
+	if rows > p.batch {
+		return nil, fmt.Errorf("evaluate: batch of %d samples for a predictor of %d", rows, p.batch)
+	}
+	spec := p.Model.Spec()
+	if len(bt.X) != len(spec.Modalities) {
+		return nil, fmt.Errorf("evaluate: batch has %d modalities, model %d", len(bt.X), len(spec.Modalities))
+	}
+	for m, ms := range spec.Modalities {
+		if len(bt.X[m]) != rows*ms.InputSize() {
+			return nil, fmt.Errorf("evaluate: modality %q: %d values for %d samples of size %d", ms.Name, len(bt.X[m]), rows, ms.InputSize())
+		}
+	}
+	for len(p.iota) < rows {
+		p.iota = append(p.iota, len(p.iota))
+	}
+	b := &p.bufs[roleEval]
+	if err := p.inf.Encode(bt.X, p.iota[:rows], &b.feat); err != nil {
+		return nil, err
+	}
+	// one group of rows per combination, in order of first appearance
+	p.groups = p.groups[:0]
 	for i, set := range bt.Present {
-		pr := Probabilities(p.Mode, p.EnsembleFused, p.EnsembleAux, out.Logits, out.Aux, set, i, c)
-		o := Output{
-			Pred:     Predict(p.Mode, p.EnsembleFused, p.EnsembleAux, out.Logits, out.Aux, set, i, c),
-			Probs:    pr,
-			Variance: math.NaN(),
-			Entropy:  Entropy(pr),
+		k := slices.Index(p.groups, set)
+		if k < 0 {
+			k = len(p.groups)
+			p.groups = append(p.groups, set)
+			if k == len(p.rows) {
+				p.rows = append(p.rows, nil)
+			}
+			p.rows[k] = p.rows[k][:0]
 		}
-		if p.Model.Spec().PME {
-			o.Variance = out.Var[i]
+		p.rows[k] = append(p.rows[k], i)
+	}
+	b.heads = growHeads(b.heads, len(p.groups))
+	if err := p.inf.Heads(&b.feat, p.groups, p.rows[:len(p.groups)], b.heads, true); err != nil {
+		return nil, err
+	}
+	for k, set := range p.groups {
+		h := b.heads[k]
+		for t, i := range p.rows[k] {
+			res[i] = p.output(set, h.Logits[t*c:(t+1)*c], b.feat.Aux(), i, h.Var[t])
 		}
-		res[i] = o
 	}
 	return res, nil
+}
+
+// output is the Output of one sample of combination set from its fused logits row, the
+// auxiliary logits aux (row ai of each modality) and its mean variance vr.
+func (p *Predictor) output(set combo.Set, row []float64, aux [][]float64, ai int, vr float64) Output {
+	c := len(row)
+	pr := probabilitiesRow(p.Mode, p.EnsembleFused, p.EnsembleAux, row, aux, ai, set, c)
+	o := Output{
+		Pred:     predictRow(p.Mode, p.EnsembleFused, p.EnsembleAux, row, aux, ai, set, c, &p.scoreBuf),
+		Probs:    pr,
+		Variance: math.NaN(),
+		Entropy:  Entropy(pr),
+	}
+	if p.Model.Spec().PME {
+		o.Variance = vr
+	}
+	return o
+}
+
+// growHeads returns h with n elements, keeping the buffers of those it had.
+func growHeads(h []model.HeadOutput, n int) []model.HeadOutput {
+	for len(h) < n {
+		h = append(h, model.HeadOutput{})
+	}
+	return h[:n]
 }
 
 // Probabilities returns sample i's class distribution under an inference mode: the softmax
@@ -104,15 +219,20 @@ func (p *Predictor) Run(bt *model.Batch) ([]Output, error) {
 // log-probabilities Scores (ensemble; the normalised weighted geometric mean of the members'
 // distributions). Its arg-max is Predict's class up to ties.
 func Probabilities(mode string, wf, wa float64, logits []float64, aux [][]float64, set combo.Set, i, c int) []float64 {
-	row := logits[i*c : (i+1)*c]
+	return probabilitiesRow(mode, wf, wa, logits[i*c:(i+1)*c], aux, i, set, c)
+}
+
+// probabilitiesRow is Probabilities for the fused logits row of a sample whose auxiliary
+// logits are row ai of aux.
+func probabilitiesRow(mode string, wf, wa float64, row []float64, aux [][]float64, ai int, set combo.Set, c int) []float64 {
 	switch mode {
 	case "route":
 		if set.Len() == 1 && len(aux) > 0 {
-			row = aux[bits(set)][i*c : (i+1)*c]
+			row = aux[bits(set)][ai*c : (ai+1)*c]
 		}
 	case "ensemble":
 		if len(aux) > 0 {
-			row = Scores(wf, wa, logits, aux, set, i, c)
+			row = scoresRow(wf, wa, row, aux, ai, set, c, make([]float64, c))
 		}
 	}
 	return Softmax(row)
@@ -154,24 +274,45 @@ func Entropy(p []float64) float64 {
 //	route:    argmax aux_m when set is the single modality m, else argmax fused
 //	ensemble: argmax of Scores
 func Predict(mode string, wf, wa float64, logits []float64, aux [][]float64, set combo.Set, i, c int) int {
+	return predictRow(mode, wf, wa, logits[i*c:(i+1)*c], aux, i, set, c, nil)
+}
+
+// predictRow is Predict for the fused logits row of a sample whose auxiliary logits are row
+// ai of aux; buf, when not nil, holds the ensemble's scores (reused).
+func predictRow(mode string, wf, wa float64, row []float64, aux [][]float64, ai int, set combo.Set, c int, buf *[]float64) int {
 	switch mode {
 	case "route":
 		if set.Len() == 1 && len(aux) > 0 {
-			return argmax(aux[bits(set)][i*c : (i+1)*c])
+			return argmax(aux[bits(set)][ai*c : (ai+1)*c])
 		}
 	case "ensemble":
 		if len(aux) > 0 {
-			return argmax(Scores(wf, wa, logits, aux, set, i, c))
+			var out []float64
+			if buf != nil && cap(*buf) >= c {
+				out = (*buf)[:c]
+			} else {
+				out = make([]float64, c)
+				if buf != nil {
+					*buf = out
+				}
+			}
+			return argmax(scoresRow(wf, wa, row, aux, ai, set, c, out))
 		}
 	}
-	return argmax(logits[i*c : (i+1)*c])
+	return argmax(row)
 }
 
 // Scores is the ensemble's log-probability of every class for sample i:
 //
 //	(wf log softmax(fused) + sum_{m in set} wa log softmax(aux_m)) / (wf + |set| wa)
 func Scores(wf, wa float64, logits []float64, aux [][]float64, set combo.Set, i, c int) []float64 {
-	out := make([]float64, c)
+	return scoresRow(wf, wa, logits[i*c:(i+1)*c], aux, i, set, c, make([]float64, c))
+}
+
+// scoresRow is Scores for the fused logits row of a sample whose auxiliary logits are row ai
+// of aux, written to out (c values).
+func scoresRow(wf, wa float64, row []float64, aux [][]float64, ai int, set combo.Set, c int, out []float64) []float64 {
+	clear(out)
 	add := func(row []float64, w float64) {
 		if w == 0 {
 			return
@@ -189,11 +330,11 @@ func Scores(wf, wa float64, logits []float64, aux [][]float64, set combo.Set, i,
 			out[j] += w * (v - lse)
 		}
 	}
-	add(logits[i*c:(i+1)*c], wf)
+	add(row, wf)
 	total := wf
 	for m := range aux {
 		if set.Has(m) {
-			add(aux[m][i*c:(i+1)*c], wa)
+			add(aux[m][ai*c:(ai+1)*c], wa)
 			total += wa
 		}
 	}
@@ -237,7 +378,11 @@ func New(m *model.Model, ds *dataset.Dataset, batch, live int) (*Evaluator, erro
 
 // Samples returns the indices of the samples of split s that have every modality of set.
 func (e *Evaluator) Samples(s *dataset.Split, set combo.Set) []int {
-	var idx []int
+	return e.samplesInto(s, set, nil)
+}
+
+func (e *Evaluator) samplesInto(s *dataset.Split, set combo.Set, idx []int) []int {
+	idx = idx[:0]
 	for i := 0; i < s.Len(); i++ {
 		if s.AvailOf(i, e.Space.M())&set == set {
 			idx = append(idx, i)
@@ -246,49 +391,85 @@ func (e *Evaluator) Samples(s *dataset.Split, set combo.Set) []int {
 	return idx
 }
 
-// Outputs infers combination set on the samples idx of split s (see Samples), in batches.
-func (e *Evaluator) Outputs(s *dataset.Split, set combo.Set, idx []int) ([]Output, error) {
-	if set == 0 {
-		return nil, fmt.Errorf("evaluate: empty combination")
-	}
-	n := e.BatchSize()
-	bt := &model.Batch{X: make([][]float32, len(e.Data.Modalities))}
-	out := make([]Output, 0, len(idx))
-	for lo := 0; lo < len(idx); lo += n {
-		rows := idx[lo:min(lo+n, len(idx))]
-		for m, mod := range e.Data.Modalities {
-			bt.X[m] = dataset.Gather(s.X[m], mod.Size(), rows, bt.X[m])
-		}
-		bt.Present = bt.Present[:0]
-		for range rows {
-			bt.Present = append(bt.Present, set)
-		}
-		o, err := e.Run(bt)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o...)
-	}
-	return out, nil
+// result is one combination's inference outputs over the samples idx of a split.
+type result struct {
+	idx    []int
+	logits []float64 // (len(idx), classes)
+	aux    [][]float64
+	// auxBySample says that the auxiliary logits of sample idx[t] are row idx[t] of aux (the
+	// cached path keeps them per sample of the split), not row t.
+	auxBySample bool
 }
 
-// Confusion evaluates combination set on split s. Samples that lack one of the set's
-// modalities are skipped; the returned confusion matrix counts the others.
-func (e *Evaluator) Confusion(s *dataset.Split, set combo.Set) (*metrics.Confusion, error) {
-	if set == 0 {
-		return nil, fmt.Errorf("evaluate: empty combination")
+func (r *result) row(t, c int) []float64 { return r.logits[t*c : (t+1)*c] }
+
+func (r *result) auxRow(t int) int {
+	if r.auxBySample {
+		return r.idx[t]
 	}
-	conf := metrics.NewConfusion(len(e.Data.Classes))
-	var idx []int
-	for i := 0; i < s.Len(); i++ {
-		if s.AvailOf(i, e.Space.M())&set == set {
-			idx = append(idx, i)
+	return t
+}
+
+// results infers the combinations sets on their samples of split s (logits and auxiliary
+// logits: the evaluation does not use the variance). On the cached path the
+// encoders run once per sample of s for all the combinations, and the results live in the
+// buffers of role until the next call with that role.
+func (e *Evaluator) results(s *dataset.Split, sets []combo.Set, role int) ([]result, error) {
+	for _, set := range sets {
+		if set == 0 {
+			return nil, fmt.Errorf("evaluate: empty combination")
 		}
 	}
+	res := make([]result, len(sets))
+	if e.inf == nil {
+		for k, set := range sets {
+			r, err := e.graphResult(s, set)
+			if err != nil {
+				return nil, err
+			}
+			res[k] = r
+		}
+		return res, nil
+	}
+	b := &e.bufs[role]
+	for len(b.idx) < len(sets) {
+		b.idx = append(b.idx, nil)
+	}
+	some := false
+	for k, set := range sets {
+		b.idx[k] = e.samplesInto(s, set, b.idx[k])
+		some = some || len(b.idx[k]) > 0
+	}
+	if !some {
+		for k := range res {
+			res[k].idx = b.idx[k]
+		}
+		return res, nil
+	}
+	for len(e.iota) < s.Len() {
+		e.iota = append(e.iota, len(e.iota))
+	}
+	if err := e.inf.Encode(s.X, e.iota[:s.Len()], &b.feat); err != nil {
+		return nil, err
+	}
+	b.heads = growHeads(b.heads, len(sets))
+	if err := e.inf.Heads(&b.feat, sets, b.idx[:len(sets)], b.heads, false); err != nil {
+		return nil, err
+	}
+	for k := range sets {
+		res[k] = result{idx: b.idx[k], logits: b.heads[k].Logits, aux: b.feat.Aux(), auxBySample: true}
+	}
+	return res, nil
+}
+
+// graphResult infers combination set on its samples of s with the inference graph, batch by
+// batch: the path of models without cached-encoder inference.
+func (e *Evaluator) graphResult(s *dataset.Split, set combo.Set) (result, error) {
+	r := result{idx: e.Samples(s, set)}
 	n := e.graph.BatchSize()
 	bt := &model.Batch{X: make([][]float32, len(e.Data.Modalities))}
-	for lo := 0; lo < len(idx); lo += n {
-		rows := idx[lo:min(lo+n, len(idx))]
+	for lo := 0; lo < len(r.idx); lo += n {
+		rows := r.idx[lo:min(lo+n, len(r.idx))]
 		for m, mod := range e.Data.Modalities {
 			bt.X[m] = dataset.Gather(s.X[m], mod.Size(), rows, bt.X[m])
 		}
@@ -298,54 +479,165 @@ func (e *Evaluator) Confusion(s *dataset.Split, set combo.Set) (*metrics.Confusi
 		}
 		out, err := e.graph.Forward(bt)
 		if err != nil {
-			return nil, err
+			return result{}, err
 		}
-		c := len(e.Data.Classes)
-		for i, j := range rows {
-			conf.Add(s.Y[j], Predict(e.Mode, e.EnsembleFused, e.EnsembleAux, out.Logits, out.Aux, set, i, c))
+		r.logits = append(r.logits, out.Logits...)
+		if r.aux == nil && len(out.Aux) > 0 {
+			r.aux = make([][]float64, len(out.Aux))
+		}
+		for m, a := range out.Aux {
+			r.aux[m] = append(r.aux[m], a...)
 		}
 	}
-	return conf, nil
+	return r, nil
+}
+
+// Outputs infers combination set on the samples idx of split s (see Samples).
+func (e *Evaluator) Outputs(s *dataset.Split, set combo.Set, idx []int) ([]Output, error) {
+	if set == 0 {
+		return nil, fmt.Errorf("evaluate: empty combination")
+	}
+	c := len(e.Data.Classes)
+	out := make([]Output, 0, len(idx))
+	if e.inf == nil {
+		n := e.BatchSize()
+		bt := &model.Batch{X: make([][]float32, len(e.Data.Modalities))}
+		for lo := 0; lo < len(idx); lo += n {
+			rows := idx[lo:min(lo+n, len(idx))]
+			for m, mod := range e.Data.Modalities {
+				bt.X[m] = dataset.Gather(s.X[m], mod.Size(), rows, bt.X[m])
+			}
+			bt.Present = bt.Present[:0]
+			for range rows {
+				bt.Present = append(bt.Present, set)
+			}
+			o, err := e.Run(bt)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, o...)
+		}
+		return out, nil
+	}
+	b := &e.bufs[roleEval]
+	if err := e.inf.Encode(s.X, idx, &b.feat); err != nil {
+		return nil, err
+	}
+	for len(e.iota) < len(idx) {
+		e.iota = append(e.iota, len(e.iota))
+	}
+	b.heads = growHeads(b.heads, 1)
+	if err := e.inf.Heads(&b.feat, []combo.Set{set}, [][]int{e.iota[:len(idx)]}, b.heads, true); err != nil {
+		return nil, err
+	}
+	h := b.heads[0]
+	for t := range idx {
+		out = append(out, e.output(set, h.Logits[t*c:(t+1)*c], b.feat.Aux(), t, h.Var[t]))
+	}
+	return out, nil
+}
+
+// Confusion evaluates combination set on split s. Samples that lack one of the set's
+// modalities are skipped; the returned confusion matrix counts the others.
+func (e *Evaluator) Confusion(s *dataset.Split, set combo.Set) (*metrics.Confusion, error) {
+	res, err := e.results(s, []combo.Set{set}, roleEval)
+	if err != nil {
+		return nil, err
+	}
+	return e.confusion(s, set, &res[0]), nil
+}
+
+func (e *Evaluator) confusion(s *dataset.Split, set combo.Set, r *result) *metrics.Confusion {
+	c := len(e.Data.Classes)
+	conf := metrics.NewConfusion(c)
+	for t, j := range r.idx {
+		conf.Add(s.Y[j], predictRow(e.Mode, e.EnsembleFused, e.EnsembleAux, r.row(t, c), r.aux, r.auxRow(t), set, c, &e.scoreBuf))
+	}
+	return conf
 }
 
 // Row evaluates one combination and returns its report row; when no sample of s has the
 // combination's modalities the row has N 0 and NaN (n/a) metrics.
 func (e *Evaluator) Row(s *dataset.Split, set combo.Set) (report.Row, error) {
-	conf, err := e.Confusion(s, set)
+	res, err := e.results(s, []combo.Set{set}, roleEval)
 	if err != nil {
 		return report.Row{}, err
 	}
-	r := report.FromConfusion(e.Space.Present(set), conf, e.LiveClass)
-	if r.Evaluated() && !e.SkipProtocol {
-		if r.Protocol, err = e.Protocol(s, set); err != nil {
+	return e.row(s, set, &res[0], func() (*result, error) {
+		v, err := e.results(e.Data.Val, []combo.Set{set}, roleVal)
+		if err != nil {
+			return nil, err
+		}
+		return &v[0], nil
+	})
+}
+
+// row builds combination set's report row from its results r on split s; val returns its
+// results on the validation split (for the eer threshold rule).
+func (e *Evaluator) row(s *dataset.Split, set combo.Set, r *result, val func() (*result, error)) (report.Row, error) {
+	rw := report.FromConfusion(e.Space.Present(set), e.confusion(s, set, r), e.LiveClass)
+	if rw.Evaluated() && !e.SkipProtocol {
+		var err error
+		if rw.Protocol, err = e.protocol(s, set, r, val); err != nil {
 			return report.Row{}, err
 		}
 	}
 	if e.Mode != "" && e.Mode != "fused" {
-		r.Inference = e.Mode
+		rw.Inference = e.Mode
 	}
 	for _, h := range e.Hard {
 		if h == set {
-			r.Hard = true
+			rw.Hard = true
 		}
 	}
-	return r, nil
+	return rw, nil
 }
+
+// sweepGroup is how many combinations Sweep infers together at most: the cached path shares
+// partial products between them, and keeps their logits until their rows are built, at most
+// sweepLogits values (fewer combinations per group on large splits).
+const (
+	sweepGroup  = 64
+	sweepLogits = 1 << 23
+)
 
 // Sweep evaluates every non-empty combination on split s. A combination that no sample of
 // s has gives a row with N 0 and n/a metrics (see report.Row.Evaluated), which the sweep's
 // mean and worst leave out; with SupportedOnly it is left out of the sweep altogether.
 func (e *Evaluator) Sweep(s *dataset.Split) (*report.Sweep, error) {
 	var rows []report.Row
-	for _, set := range e.Space.All() {
-		if e.SupportedOnly && len(e.Samples(s, set)) == 0 {
-			continue
-		}
-		r, err := e.Row(s, set)
+	all := e.Space.All()
+	budget := sweepLogits
+	if e.logitBudget > 0 {
+		budget = e.logitBudget
+	}
+	per := max(1, min(sweepGroup, budget/max(1, s.Len()*len(e.Data.Classes))))
+	for g0 := 0; g0 < len(all); g0 += per {
+		group := all[g0:min(g0+per, len(all))]
+		res, err := e.results(s, group, roleEval)
 		if err != nil {
-			return nil, fmt.Errorf("evaluate %s: %w", e.Space.Name(set), err)
+			return nil, fmt.Errorf("evaluate: %w", err)
 		}
-		rows = append(rows, r)
+		var val []result
+		for k, set := range group {
+			if e.SupportedOnly && len(res[k].idx) == 0 {
+				continue
+			}
+			r, err := e.row(s, set, &res[k], func() (*result, error) {
+				if val == nil {
+					v, err := e.results(e.Data.Val, group, roleVal)
+					if err != nil {
+						return nil, err
+					}
+					val = v
+				}
+				return &val[k], nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("evaluate %s: %w", e.Space.Name(set), err)
+			}
+			rows = append(rows, r)
+		}
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("evaluate: no combination has samples")

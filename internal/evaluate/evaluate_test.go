@@ -1,6 +1,8 @@
 package evaluate
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -162,5 +164,136 @@ func TestCombinationWithoutSamples(t *testing.T) {
 	sw, err = ev.Sweep(ds.Test)
 	if err != nil || len(sw.Combinations) != 1 || sw.Combinations[0].Name != "a" {
 		t.Fatalf("SupportedOnly: %v, %+v", err, sw)
+	}
+}
+
+// TestCachedPathMatchesGraph checks every public way into the evaluator (Row, Confusion,
+// Protocol under each threshold rule, Outputs, Sweep) on the cached-encoder path against the
+// inference graph, for both dtypes and every inference mode, with samples that lack
+// modalities and a combination that no sample has.
+func TestCachedPathMatchesGraph(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dt   tensor.Dtype
+		aux  float64
+		mode string
+	}{
+		{"float64 fused", tensor.Float64, 0, "fused"},
+		{"float32 fused", tensor.Float32, 0, ""},
+		{"float32 route", tensor.Float32, 1, "route"},
+		{"float64 ensemble", tensor.Float64, 0.5, "ensemble"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ds, err := dataset.Synthetic(dataset.SyntheticSpec{Seed: 2, Classes: 2, Train: 20, Test: 13, Val: 9,
+				Modalities: []dataset.SyntheticModality{{Name: "a", Dim: 3, Signal: 2}, {Name: "b", Dim: 2, Signal: 1}, {Name: "c", Dim: 4, Signal: 1}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// a never occurs with c in the test split: a+c and a+b+c have no sample
+			ds.Test.Avail = make([]combo.Set, ds.Test.Len())
+			for i := range ds.Test.Avail {
+				ds.Test.Avail[i] = []combo.Set{3, 6, 7 &^ 4, 2, 6}[i%5]
+			}
+			spec := model.Spec{Latent: 4, Classes: 2, PME: true, DType: tc.dt, BNMomentum: 0.1, BNEps: 1e-5, AuxWeight: tc.aux}
+			for _, m := range ds.Modalities {
+				spec.Modalities = append(spec.Modalities, model.ModalitySpec{Name: m.Name, InputShape: m.Shape, Encoder: model.EncoderSpec{Type: "mlp", Layers: []int{5}}})
+			}
+			m, err := model.New(spec, rand.New(rand.NewPCG(3, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cached, err := New(m, ds, 4, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cached.inf == nil {
+				t.Fatal("a fused-build model is evaluated on the inference graph")
+			}
+			graph := *cached
+			if graph.Predictor, err = NewGraphPredictor(m, 5); err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range []*Evaluator{cached, &graph} {
+				ev.Mode, ev.EnsembleFused, ev.EnsembleAux = tc.mode, 1, 0.5
+			}
+			for _, rule := range []string{"eer", "argmax", "0.4"} {
+				cached.Threshold, graph.Threshold = rule, rule
+				for _, set := range cached.Space.All() {
+					r1, err1 := cached.Row(ds.Test, set)
+					r2, err2 := graph.Row(ds.Test, set)
+					if err1 != nil || err2 != nil {
+						t.Fatal(err1, err2)
+					}
+					j1, _ := json.Marshal(r1)
+					j2, _ := json.Marshal(r2)
+					if string(j1) != string(j2) {
+						t.Fatalf("%s %s: row %s, graph %s", rule, cached.Space.Name(set), j1, j2)
+					}
+					c1, _ := cached.Confusion(ds.Test, set)
+					c2, _ := graph.Confusion(ds.Test, set)
+					if fmt.Sprint(c1.M) != fmt.Sprint(c2.M) {
+						t.Fatalf("%s: confusion %v, graph %v", cached.Space.Name(set), c1.M, c2.M)
+					}
+					p1, err1 := cached.Protocol(ds.Val, set)
+					p2, err2 := graph.Protocol(ds.Val, set)
+					j1, _ = json.Marshal(p1)
+					j2, _ = json.Marshal(p2)
+					if err1 != nil || err2 != nil || string(j1) != string(j2) {
+						t.Fatalf("%s: protocol on val %s (%v), graph %s (%v)", cached.Space.Name(set), j1, err1, j2, err2)
+					}
+					idx := []int{4, 0, 2} // any order
+					o1, _ := cached.Outputs(ds.Val, set, idx)
+					o2, _ := graph.Outputs(ds.Val, set, idx)
+					if fmt.Sprintf("%#v", o1) != fmt.Sprintf("%#v", o2) {
+						t.Fatalf("%s: outputs %+v, graph %+v", cached.Space.Name(set), o1, o2)
+					}
+				}
+				s2, err2 := graph.Sweep(ds.Test)
+				j2, _ := json.Marshal(s2)
+				for _, budget := range []int{0, 1} { // all combinations together, one by one
+					cached.logitBudget = budget
+					s1, err1 := cached.Sweep(ds.Test)
+					j1, _ := json.Marshal(s1)
+					if err1 != nil || err2 != nil || string(j1) != string(j2) {
+						t.Fatalf("budget %d: sweep %s (%v), graph %s (%v)", budget, j1, err1, j2, err2)
+					}
+				}
+				cached.logitBudget = 0
+			}
+		})
+	}
+}
+
+// TestReferenceBuildUsesGraph checks that a model without cached-encoder inference (the
+// reference build) is evaluated on the inference graph.
+func TestReferenceBuildUsesGraph(t *testing.T) {
+	ds, err := dataset.Synthetic(dataset.SyntheticSpec{Seed: 1, Classes: 2, Train: 10, Test: 7,
+		Modalities: []dataset.SyntheticModality{{Name: "a", Dim: 3, Signal: 2}, {Name: "b", Dim: 2, Signal: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := model.Spec{Latent: 3, Classes: 2, PME: true, DType: tensor.Float64, BNMomentum: 0.1, BNEps: 1e-5, Reference: true}
+	for _, m := range ds.Modalities {
+		spec.Modalities = append(spec.Modalities, model.ModalitySpec{Name: m.Name, InputShape: m.Shape, Encoder: model.EncoderSpec{Type: "mlp", Layers: []int{4}}})
+	}
+	m, err := model.New(spec, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := New(m, ds, 4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.inf != nil || ev.graph == nil {
+		t.Fatal("the reference build is not evaluated on the inference graph")
+	}
+	sw, err := ev.Sweep(ds.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range sw.Combinations {
+		if r.N != 7 {
+			t.Errorf("%s: n %d, want 7", r.Name, r.N)
+		}
 	}
 }

@@ -34,20 +34,17 @@ func (e *Evaluator) applied() (rule string, fixed float64, note string, err erro
 	return "fixed", v, "", nil
 }
 
-// scores returns the live-class probability of the samples of split s that have set, and
-// whether each is live, with the predictions.
-func (e *Evaluator) scores(s *dataset.Split, set combo.Set) (sc []float64, live []bool, pred []bool, err error) {
-	idx := e.Samples(s, set)
-	outs, err := e.Outputs(s, set, idx)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	for k, o := range outs {
+// scores returns the live-class probability of the samples of split s in results r of
+// combination set, and whether each is live, with the predictions.
+func (e *Evaluator) scores(s *dataset.Split, set combo.Set, r *result) (sc []float64, live []bool, pred []bool) {
+	c := len(e.Data.Classes)
+	for t, j := range r.idx {
+		o := e.output(set, r.row(t, c), r.aux, r.auxRow(t), 0)
 		sc = append(sc, o.Probs[e.LiveClass])
-		live = append(live, s.Y[idx[k]] == e.LiveClass)
+		live = append(live, s.Y[j] == e.LiveClass)
 		pred = append(pred, o.Pred == e.LiveClass)
 	}
-	return sc, live, pred, nil
+	return sc, live, pred
 }
 
 // Protocol computes the threshold-based metrics of combination set on split s (two-class
@@ -55,6 +52,22 @@ func (e *Evaluator) scores(s *dataset.Split, set combo.Set) (sc []float64, live 
 // of the evaluator's rule (for eer: the EER threshold of the same combination on the
 // validation split). It returns nil for tasks that do not have two classes.
 func (e *Evaluator) Protocol(s *dataset.Split, set combo.Set) (*report.Protocol, error) {
+	res, err := e.results(s, []combo.Set{set}, roleEval)
+	if err != nil {
+		return nil, err
+	}
+	return e.protocol(s, set, &res[0], func() (*result, error) {
+		v, err := e.results(e.Data.Val, []combo.Set{set}, roleVal)
+		if err != nil {
+			return nil, err
+		}
+		return &v[0], nil
+	})
+}
+
+// protocol is Protocol from combination set's results r on s; val returns its results on the
+// validation split, which only the eer rule asks for.
+func (e *Evaluator) protocol(s *dataset.Split, set combo.Set, r *result, val func() (*result, error)) (*report.Protocol, error) {
 	if len(e.Data.Classes) != 2 || (e.LiveClass != 0 && e.LiveClass != 1) {
 		return nil, nil
 	}
@@ -62,10 +75,7 @@ func (e *Evaluator) Protocol(s *dataset.Split, set combo.Set) (*report.Protocol,
 	if err != nil {
 		return nil, err
 	}
-	sc, live, pred, err := e.scores(s, set)
-	if err != nil {
-		return nil, err
-	}
+	sc, live, pred := e.scores(s, set, r)
 	pts := metrics.ROC(sc, live)
 	p := &report.Protocol{ROC: pts, AUC: report.Ptr(metrics.AUC(pts))}
 	eer, eerT := metrics.EER(pts)
@@ -93,10 +103,11 @@ func (e *Evaluator) Protocol(s *dataset.Split, set combo.Set) (*report.Protocol,
 		p.Threshold = report.Ptr(fixed)
 		a, b, acer = metrics.RatesAt(sc, live, fixed)
 	case "eer":
-		vs, vl, _, err := e.scores(e.Data.Val, set)
+		vr, err := val()
 		if err != nil {
 			return nil, err
 		}
+		vs, vl, _ := e.scores(e.Data.Val, set, vr)
 		_, t := metrics.EER(metrics.ROC(vs, vl))
 		p.Rule = "eer on val"
 		if math.IsNaN(t) {

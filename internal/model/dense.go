@@ -219,13 +219,25 @@ func bnTrain2D[T float](z, xhat []T, invstd []float64, gamma, beta, bias []T, st
 
 // bnEval2D normalises z + bias (z is (n, ch)) in place with the running statistics.
 func bnEval2D[T float](z, gamma, beta, bias []T, st *BNState, n, ch int) {
-	rm, rv := st.mean.Data().([]T), st.variance.Data().([]T)
 	scale, shift := make([]T, ch), make([]T, ch)
+	bnEvalCoefs(scale, shift, gamma, beta, bias, st)
+	bnEvalApply(z, scale, shift, n, ch)
+}
+
+// bnEvalCoefs writes the per-channel scale and shift of an evaluation-mode BatchNorm over
+// z + bias: out = z*scale + shift. The cached-encoder inference (infer.go) shares it and
+// bnEvalApply with bnEval2D so that both round alike.
+func bnEvalCoefs[T float](scale, shift, gamma, beta, bias []T, st *BNState) {
+	rm, rv := st.mean.Data().([]T), st.variance.Data().([]T)
 	for j := range scale {
 		inv := 1 / math.Sqrt(float64(rv[j])+st.Eps)
 		scale[j] = T(float64(gamma[j]) * inv)
 		shift[j] = T(float64(beta[j]) + (float64(bias[j])-float64(rm[j]))*float64(gamma[j])*inv)
 	}
+}
+
+// bnEvalApply computes z = z*scale + shift in place for the n rows of ch channels of z.
+func bnEvalApply[T float](z, scale, shift []T, n, ch int) {
 	for r := 0; r < n; r++ {
 		zr := z[r*ch : (r+1)*ch]
 		for j, v := range zr {

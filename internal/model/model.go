@@ -7,9 +7,10 @@
 //	HCR = 1/B sum_i [c_i in H] * CE_i
 //
 // A Model owns the parameter tensors and BatchNorm running statistics. Graphs built from it
-// (a TrainGraph per batch size, an EvalGraph for inference) share those tensors, so an
-// optimiser step on the Model's parameters is seen by every graph. The package does no I/O
-// and keeps every Gorgonia detail inside it: callers feed plain slices and read plain slices.
+// (a TrainGraph per batch size, an EvalGraph or the cached-encoder Inference for inference)
+// share those tensors, so an optimiser step on the Model's parameters is seen by every graph.
+// The package does no I/O and keeps every Gorgonia detail inside it: callers feed plain
+// slices and read plain slices.
 package model
 
 import (

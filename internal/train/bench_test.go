@@ -115,11 +115,18 @@ func benchEval(b *testing.B, name string) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	cpu0, haveCPU := cpuTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := t.eval.Sweep(data.Test); err != nil {
 			b.Fatal(err)
 		}
+	}
+	b.StopTimer()
+	// the process's CPU time (all goroutines, GC included): on a shared machine it varies less
+	// than the wall-clock time, which counts the waits for a core
+	if cpu1, ok := cpuTime(); ok && haveCPU {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	}
 }
 

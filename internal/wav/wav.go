@@ -66,14 +66,33 @@ func (a *Audio) Mono() []float64 {
 	return out
 }
 
-// ReadFile decodes the WAV file at path.
+// ReadFile decodes the WAV file at path. It reads the file into one buffer of the file's
+// size (Decode's io.ReadAll grows its buffer step by step, several times the file's size).
 func ReadFile(path string) (*Audio, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fileerr.Open(path, err)
 	}
 	defer f.Close()
-	return Decode(f, path)
+	size := 0
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && int64(int(fi.Size())) == fi.Size() {
+		size = int(fi.Size())
+	}
+	b := make([]byte, 0, size+1) // one byte more: the read that sees EOF needs room
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading WAV data: %w", path, err)
+		}
+	}
+	return decode(b, path)
 }
 
 const (
@@ -126,6 +145,11 @@ func Decode(r io.Reader, name string) (*Audio, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading WAV data: %w", name, err)
 	}
+	return decode(b, name)
+}
+
+// decode parses a whole WAV file held in b.
+func decode(b []byte, name string) (*Audio, error) {
 	if len(b) < 12 {
 		return nil, fmt.Errorf("%s: not a RIFF/WAVE file: only %d bytes, shorter than the 12-byte RIFF header", name, len(b))
 	}

@@ -3,8 +3,10 @@ package wav
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -306,6 +308,30 @@ func TestReadFile(t *testing.T) {
 	}
 	if _, err := ReadFile(filepath.Join(dir, "missing.wav")); err == nil || !strings.Contains(err.Error(), "missing.wav") {
 		t.Fatalf("missing file: got %v", err)
+	}
+	if _, err := ReadFile(dir); err == nil || !strings.Contains(err.Error(), "reading WAV data") {
+		t.Fatalf("a directory: got %v", err)
+	}
+}
+
+// TestReadFileEqualsDecode checks that ReadFile's sized read decodes files as Decode does.
+func TestReadFileEqualsDecode(t *testing.T) {
+	dir := t.TempDir()
+	for i, b := range [][]byte{
+		makeWAV(wavSpec{channels: 1, rate: 8000, bits: 16, data: le16(1, -2, 3, 16384)}),
+		makeWAV(wavSpec{channels: 2, rate: 16000, bits: 24, data: le24(1, -2, 5, 7)}),
+		makeWAV(wavSpec{channels: 1, rate: 8000, bits: 16}),
+		[]byte("RIFF"),
+	} {
+		p := filepath.Join(dir, fmt.Sprintf("%d.wav", i))
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, gerr := ReadFile(p)
+		want, werr := Decode(bytes.NewReader(b), p)
+		if !reflect.DeepEqual(got, want) || fmt.Sprint(gerr) != fmt.Sprint(werr) {
+			t.Errorf("file %d: ReadFile = %+v, %v; Decode = %+v, %v", i, got, gerr, want, werr)
+		}
 	}
 }
 
