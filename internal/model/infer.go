@@ -6,7 +6,7 @@ import (
 	"runtime"
 
 	"github.com/dmrnet/dmrnet/internal/combo"
-	"golang.org/x/sys/cpu"
+	"github.com/dmrnet/dmrnet/internal/sgemm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -34,14 +34,9 @@ import (
 // instead of 63 full ones). When a weight of the mu or logvar head is not finite (0*Inf is
 // NaN) it falls back to one full-width product per combination and pass, absent columns zero.
 
-// sgemmPassDepth is the depth kc of one pass of internal/sgemm's packed kernel: the float32
-// product sums k in passes of this many columns. It must equal sgemm's kc;
-// TestSgemmPassStructure fails when the two disagree.
-const sgemmPassDepth = 256
-
-// sgemmKernel mirrors internal/sgemm's dispatch: its pass structure exists only with the
-// AVX2/FMA kernel; the portable loop sums each element in one chain.
-var sgemmKernel = runtime.GOARCH == "amd64" && cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// sgemmPassDepth is the depth of one pass of internal/sgemm's assembly kernels: the float32
+// product sums k in passes of this many columns (TestSgemmPassStructure checks it).
+const sgemmPassDepth = sgemm.PassDepth
 
 // headBudget bounds the partial products Heads keeps at once (elements); rows are processed in
 // chunks that fit.
@@ -343,7 +338,7 @@ func heads[T float](inf *Inference, feats [][]T, n int, sets []combo.Set, rows [
 		}
 	}
 	depth := F
-	if _, f32 := any(hb.wc).([]float32); f32 && sgemmKernel {
+	if _, f32 := any(hb.wc).([]float32); f32 && sgemm.SumsInPasses() {
 		depth = sgemmPassDepth
 	}
 	np := (F + depth - 1) / depth

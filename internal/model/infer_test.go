@@ -289,6 +289,21 @@ func TestHeadsRejectsBadRequests(t *testing.T) {
 // chains over k that zero terms leave unchanged, so a product over a subset of the columns,
 // pass by pass, equals the product with the other columns zeroed.
 func TestSgemmPassStructure(t *testing.T) {
+	defer func() {
+		if err := sgemm.Use("auto"); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	for _, kern := range []string{"portable", "avx2", "avx512", "neon"} {
+		if err := sgemm.Use(kern); err != nil {
+			t.Logf("%s: %v", kern, err)
+			continue
+		}
+		t.Run(kern, testSgemmPassStructure)
+	}
+}
+
+func testSgemmPassStructure(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	const m, n = 7, 19
 	for _, k := range []int{5, sgemmPassDepth, sgemmPassDepth + 1, 2*sgemmPassDepth + 37} {
@@ -309,7 +324,7 @@ func TestSgemmPassStructure(t *testing.T) {
 		want := make([]float32, m*n)
 		sgemm.Mul(want, a, b, m, k, n, false, false, false)
 		depth := k
-		if sgemmKernel {
+		if sgemm.SumsInPasses() {
 			depth = sgemmPassDepth
 		}
 		got := make([]float32, m*n)

@@ -124,6 +124,18 @@ func Use(name string) error {
 // EnvKernel names a kernel that cannot be used (see EnvKernel).
 func Kernel() string { return active().name }
 
+// PassDepth is the depth of one pass over k: every assembly kernel sums each element of a
+// product as one chain of fused multiply-adds per pass of PassDepth columns of op(a) (the
+// last pass shorter), starting from +0, and adds the passes' chains in increasing k.
+// Callers that reproduce a product's bits from partial products (internal/model's
+// inference path) rely on this structure.
+const PassDepth = kc
+
+// SumsInPasses reports whether the kernel in use sums in passes of PassDepth (every assembly
+// kernel) rather than in one chain of separate multiplies and adds over all of k (the
+// portable loop).
+func SumsInPasses() bool { return active() != portableKernel }
+
 // active returns the kernel in use, panicking with the error of a bad EnvKernel.
 func active() *microKernel {
 	s := selected.Load()
