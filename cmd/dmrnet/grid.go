@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -23,6 +22,9 @@ type sweepGridOptions struct {
 	shard    string
 	dryRun   bool
 	dataRoot string
+	// jobs is how many jobs run at once (--jobs, 0: auto); runJob is the index of the one
+	// job a child process of a parallel sweep trains (hidden --run-job, -1: none).
+	jobs, runJob int
 }
 
 func (a *app) newGridCmd() *cobra.Command {
@@ -40,9 +42,15 @@ run every job exactly once. Without --shard, the shard comes from Slurm job arra
 Finished jobs (final.ckpt present) are skipped and interrupted ones resume from their
 checkpoint, so re-running a sweep completes it. A failing job does not stop the others;
 the exit status is non-zero if any failed. See scripts/slurm-sweep.sh and
-scripts/k8s-sweep.yaml, and summarise the results with dmrnet aggregate OUT.`,
+scripts/k8s-sweep.yaml, and summarise the results with dmrnet aggregate OUT.
+
+--jobs N trains N jobs of the shard at once, each in a child process with GOMAXPROCS =
+cores/N and its output in job.log in its run directory; the default, 0, is one job per two
+cores. The results are those of --jobs 1 (one job after another, in this process) to the
+bit. Ctrl-C interrupts every running job, each saving its checkpoint.`,
 		Example: `  dmrnet sweep --config configs/mfeat.yaml --grid beta=0,0.1,0.2,0.5 --grid alpha=0,1e-3 --seeds 0,1,2 --dry-run
   dmrnet sweep --config configs/mfeat.yaml --grid variant=dmrnet,no-hcr --seeds 0,1,2 --shard 0/4
+  dmrnet sweep --config configs/mfeat.yaml --grid variant=dmrnet,no-hcr --seeds 0,1,2 --jobs 2
   dmrnet aggregate runs/sweep/mfeat --format markdown`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runGrid(o) },
 	}
@@ -56,6 +64,9 @@ scripts/k8s-sweep.yaml, and summarise the results with dmrnet aggregate OUT.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the jobs (of this shard) and exit")
 	f.StringVar(&o.format, "format", "text", "output format of --dry-run: text or json")
 	f.StringVar(&o.dataRoot, "data-root", "", "directory the data files are read from (sets data.root)")
+	f.IntVarP(&o.jobs, "jobs", "j", 0, jobsUsage)
+	f.IntVar(&o.runJob, "run-job", -1, "train only the job with this index of the full job list, in this process (used by --jobs)")
+	_ = f.MarkHidden("run-job")
 	return cmd
 }
 
@@ -83,6 +94,9 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 	if o.format != "text" && !o.dryRun {
 		return usagef("--format=%s: applies to --dry-run only (the jobs' results are read with dmrnet aggregate --format)", o.format)
 	}
+	if err := checkJobs(o.jobs); err != nil {
+		return err
+	}
 	if o.config == "" {
 		return usagef("sweep: no --config (give the base configuration of every job: --config FILE)")
 	}
@@ -101,6 +115,9 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 	}
 	root := firstNonEmpty(o.out, defaultRoot("sweep", o.config))
 	jobs := grid.Jobs(root, axes, seeds)
+	if o.runJob >= 0 {
+		return a.runOneJob(o, base, jobs, o.runJob)
+	}
 	shard := grid.Shard{Index: 0, Count: 1}
 	if o.shard != "" {
 		if shard, err = grid.ParseShard(o.shard); err != nil {
@@ -130,27 +147,7 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 		}
 		return tw.Flush()
 	}
-	var failed []string
-	for n, j := range mine {
-		if train.Status(j.Dir) == train.Finished {
-			fmt.Fprintf(a.errOut, "dmrnet: job %d/%d %s: done\n", n+1, len(mine), j.Name)
-			continue
-		}
-		fmt.Fprintf(a.errOut, "dmrnet: job %d/%d %s\n", n+1, len(mine), j.Name)
-		err := a.runJob(o.config, base, j, "sweep")
-		if errors.Is(err, train.ErrInterrupted) {
-			return fmt.Errorf("sweep: %w in job %s (run the same command again to resume)", err, j.Name)
-		}
-		if err != nil {
-			fmt.Fprintf(a.errOut, "dmrnet: job %s failed: %s\n", j.Name, oneLine(err.Error()))
-			failed = append(failed, j.Name)
-		}
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("sweep: %d of %d jobs failed: %s (see the messages above)", len(failed), len(mine), strings.Join(failed, ", "))
-	}
-	fmt.Fprintf(a.errOut, "dmrnet: %d jobs finished in %s (summarise: dmrnet aggregate %s)\n", len(mine), root, root)
-	return nil
+	return a.runSweepJobs(o, base, root, mine)
 }
 
 // dryRunJob is one job of sweep --dry-run --format json.
