@@ -8,12 +8,14 @@
 # final.ckpt) and resumes unfinished ones from their checkpoint. Environment:
 #   VARIANTS  variants to run (default: dmrnet dmrnet-loss no-hcr no-kl deterministic no-dropout)
 #   SEEDS     seeds (default: 0 1 2)
+#   JOBS      trainings at once, like dmrnet sweep --jobs (default 0: one per two cores, the
+#             cores split between them; with more than one, each run logs to job.log in its dir)
 #   DMRNET    dmrnet binary to use (default: built from this checkout into a temp dir)
 #   EXTRA     more --set flags for every run, e.g. EXTRA="--set train.epochs=5"
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-  sed -n '2,13p' "$0" >&2
+  sed -n '2,15p' "$0" >&2
   exit 2
 fi
 config=$1

@@ -7,14 +7,15 @@
 # Settings: dmrnet (the configuration as it is), no-hcr, aux (auxiliary heads, weight 1),
 # route and ensemble (aux heads with those inference modes), soft (soft hard-combination
 # weights). OUTROOT defaults to runs/robust/<config name>. Finished runs are skipped and
-# unfinished ones resumed. Environment: SETTINGS, SEEDS (default 0 1 2), DMRNET (binary),
-# EXTRA (more flags for every run). Compare with specialists:
+# unfinished ones resumed. Environment: SETTINGS, SEEDS (default 0 1 2), JOBS (trainings at
+# once, default 0: one per two cores, see scripts/ablations.sh), DMRNET (binary), EXTRA (more flags
+# for every run). Compare with specialists:
 #   dmrnet specialists --config CONFIG --seeds 0,1,2 --out runs/specialists/<name>
 #   dmrnet aggregate OUTROOT --specialists runs/specialists/<name>
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-  sed -n '2,14p' "$0" >&2
+  sed -n '2,15p' "$0" >&2
   exit 2
 fi
 config=$1

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -140,6 +141,9 @@ func (a *app) emitLauncher(o *sweepGridOptions, root string, jobs []grid.Job) er
 		return usagef("--time=%s: want a positive duration such as 4h (or leave it out for no limit)", e.time)
 	}
 	sweep := launch.Sweep{Config: o.config, Sets: o.sets, Grids: o.grids, Seeds: o.seeds, Out: root, DataRoot: o.dataRoot, Jobs: len(jobs)}
+	if e.flags.Changed("jobs") {
+		sweep.AtOnce = strconv.Itoa(o.jobs)
+	}
 	command := e.commandLine()
 	var buf bytes.Buffer
 	switch e.kind {

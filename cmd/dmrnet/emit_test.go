@@ -132,6 +132,7 @@ func TestSweepEmitKubernetes(t *testing.T) {
 	}{
 		{nil, 4, "dmrnet:latest"},
 		{[]string{"--shards", "3", "--image", "registry.example.com/dmrnet:v1", "--data-pvc", ""}, 3, "registry.example.com/dmrnet:v1"},
+		{[]string{"--shards", "2", "--jobs", "2", "--data-pvc", ""}, 2, "dmrnet:latest"},
 	} {
 		code, stdout, stderr := runCLI(t, nil, append([]string{"sweep", "--config", cfg, "--grid", "beta=0,0.2", "--seeds", "0,1",
 			"--out", "runs/q", "--emit", "k8s"}, tc.extra...)...)
@@ -163,6 +164,9 @@ func TestSweepEmitKubernetes(t *testing.T) {
 		want := []any{"sweep", "--config=/config/tiny.yaml", "--grid=beta=0,0.2", "--seeds=0,1", "--out=/runs/runs/q"}
 		if tc.extra == nil {
 			want = append(want, "--data-root=/data")
+		}
+		if slices.Contains(tc.extra, "--jobs") {
+			want = append(want, "--jobs=2") // passed on to every shard
 		}
 		if fmt.Sprint(c["args"]) != fmt.Sprint(want) {
 			t.Errorf("%q: args %v; want %v", tc.extra, c["args"], want)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -24,6 +23,9 @@ type sweepGridOptions struct {
 	dryRun   bool
 	dataRoot string
 	emit     *emitOptions
+	// jobs is how many jobs run at once (--jobs, 0: auto); runJob is the index of the one
+	// job a child process of a parallel sweep trains (hidden --run-job, -1: none).
+	jobs, runJob int
 }
 
 func (a *app) newGridCmd() *cobra.Command {
@@ -42,12 +44,19 @@ Finished jobs (final.ckpt present) are skipped and interrupted ones resume from 
 checkpoint, so re-running a sweep completes it. A failing job does not stop the others;
 the exit status is non-zero if any failed. Summarise the results with dmrnet aggregate OUT.
 
+--jobs N trains N jobs of the shard at once, each in a child process with GOMAXPROCS =
+cores/N and its output in job.log in its run directory; the default, 0, is one job per two
+cores. The results are those of --jobs 1 (one job after another, in this process) to the
+bit. Ctrl-C interrupts every running job, each saving its checkpoint.
+
 With --emit slurm or --emit k8s nothing is trained: the command writes a launcher that runs
 exactly this grid on a cluster, as a Slurm job array (run the script with bash to submit the
 array and an aggregate job that runs after it) or a Kubernetes Indexed Job (with a ConfigMap
-of the configuration and a suspended aggregate Job; the commands are at the top of the file).`,
+of the configuration and a suspended aggregate Job; the commands are at the top of the file).
+A --jobs given here is passed on to every shard.`,
 		Example: `  dmrnet sweep --config configs/mfeat.yaml --grid beta=0,0.1,0.2,0.5 --grid alpha=0,1e-3 --seeds 0,1,2 --dry-run
   dmrnet sweep --config configs/mfeat.yaml --grid variant=dmrnet,no-hcr --seeds 0,1,2 --shard 0/4
+  dmrnet sweep --config configs/mfeat.yaml --grid variant=dmrnet,no-hcr --seeds 0,1,2 --jobs 2
   dmrnet sweep --config configs/mfeat.yaml --grid beta=0,0.2 --seeds 0,1,2 --emit slurm --cpus 4 --time 4h --output sweep.sh
   dmrnet sweep --config configs/mfeat.yaml --grid beta=0,0.2 --seeds 0,1,2 --emit k8s --image registry.example.com/dmrnet:v1 --output sweep.yaml
   dmrnet aggregate runs/sweep/mfeat --format markdown`,
@@ -64,6 +73,9 @@ of the configuration and a suspended aggregate Job; the commands are at the top 
 	f.StringVar(&o.format, "format", "text", "output format of --dry-run: text or json")
 	f.StringVar(&o.dataRoot, "data-root", "", "directory the data files are read from (sets data.root)")
 	o.emit = addEmitFlags(f)
+	f.IntVarP(&o.jobs, "jobs", "j", 0, jobsUsage)
+	f.IntVar(&o.runJob, "run-job", -1, "train only the job with this index of the full job list, in this process (used by --jobs)")
+	_ = f.MarkHidden("run-job")
 	return cmd
 }
 
@@ -94,6 +106,9 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 	if o.format != "text" && !o.dryRun {
 		return usagef("--format=%s: applies to --dry-run only (the jobs' results are read with dmrnet aggregate --format)", o.format)
 	}
+	if err := checkJobs(o.jobs); err != nil {
+		return err
+	}
 	if o.config == "" {
 		return usagef("sweep: no --config (give the base configuration of every job: --config FILE)")
 	}
@@ -114,6 +129,9 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 	jobs := grid.Jobs(root, axes, seeds)
 	if o.emit.kind != "" {
 		return a.emitLauncher(o, root, jobs)
+	}
+	if o.runJob >= 0 {
+		return a.runOneJob(o, base, jobs, o.runJob)
 	}
 	shard := grid.Shard{Index: 0, Count: 1}
 	if o.shard != "" {
@@ -144,27 +162,7 @@ func (a *app) runGrid(o *sweepGridOptions) error {
 		}
 		return tw.Flush()
 	}
-	var failed []string
-	for n, j := range mine {
-		if train.Status(j.Dir) == train.Finished {
-			fmt.Fprintf(a.errOut, "dmrnet: job %d/%d %s: done\n", n+1, len(mine), j.Name)
-			continue
-		}
-		fmt.Fprintf(a.errOut, "dmrnet: job %d/%d %s\n", n+1, len(mine), j.Name)
-		err := a.runJob(o.config, base, j, "sweep")
-		if errors.Is(err, train.ErrInterrupted) {
-			return fmt.Errorf("sweep: %w in job %s (run the same command again to resume)", err, j.Name)
-		}
-		if err != nil {
-			fmt.Fprintf(a.errOut, "dmrnet: job %s failed: %s\n", j.Name, oneLine(err.Error()))
-			failed = append(failed, j.Name)
-		}
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("sweep: %d of %d jobs failed: %s (see the messages above)", len(failed), len(mine), strings.Join(failed, ", "))
-	}
-	fmt.Fprintf(a.errOut, "dmrnet: %d jobs finished in %s (summarise: dmrnet aggregate %s)\n", len(mine), root, root)
-	return nil
+	return a.runSweepJobs(o, base, root, mine)
 }
 
 // dryRunJob is one job of sweep --dry-run --format json.

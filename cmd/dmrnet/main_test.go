@@ -20,6 +20,9 @@ import (
 func runCLI(t *testing.T, environ []string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
+	if environ != nil { // the child processes of sweep --jobs must act as dmrnet (see TestMain)
+		environ = append(environ[:len(environ):len(environ)], envActAsDmrnet+"=1")
+	}
 	a := &app{out: &out, errOut: &errOut, environ: environ, ctx: context.Background()}
 	code := a.run(args)
 	return code, out.String(), errOut.String()

@@ -30,6 +30,9 @@ type Sweep struct {
 	DataRoot string
 	// Jobs is the number of jobs of the grid (settings x seeds).
 	Jobs int
+	// AtOnce is the --jobs value every shard runs with ("" when not given: the shard's
+	// default).
+	AtOnce string
 }
 
 // args returns the dmrnet sweep arguments for config file cfg, output root out and data
@@ -45,6 +48,9 @@ func (s Sweep) args(cfg, out, dataRoot string) []string {
 	a = append(a, "--seeds="+s.Seeds, "--out="+out)
 	if dataRoot != "" {
 		a = append(a, "--data-root="+dataRoot)
+	}
+	if s.AtOnce != "" {
+		a = append(a, "--jobs="+s.AtOnce)
 	}
 	return a
 }
