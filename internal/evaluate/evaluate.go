@@ -4,6 +4,7 @@
 package evaluate
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -254,10 +255,13 @@ func (e *Evaluator) Outputs(s *dataset.Split, set combo.Set, idx []int) ([]Outpu
 	n := e.BatchSize()
 	bt := &model.Batch{X: make([][]float32, len(e.Data.Modalities))}
 	out := make([]Output, 0, len(idx))
+	feed := s.BatchesOf(e.Data.Modalities, chunks(idx, n), set)
+	defer feed.Close()
 	for lo := 0; lo < len(idx); lo += n {
 		rows := idx[lo:min(lo+n, len(idx))]
-		for m, mod := range e.Data.Modalities {
-			bt.X[m] = dataset.Gather(s.X[m], mod.Size(), rows, bt.X[m])
+		var err error
+		if bt.X, err = feed.Next(bt.X); err != nil {
+			return nil, err
 		}
 		bt.Present = bt.Present[:0]
 		for range rows {
@@ -287,10 +291,13 @@ func (e *Evaluator) Confusion(s *dataset.Split, set combo.Set) (*metrics.Confusi
 	}
 	n := e.graph.BatchSize()
 	bt := &model.Batch{X: make([][]float32, len(e.Data.Modalities))}
+	feed := s.BatchesOf(e.Data.Modalities, chunks(idx, n), set)
+	defer feed.Close()
 	for lo := 0; lo < len(idx); lo += n {
 		rows := idx[lo:min(lo+n, len(idx))]
-		for m, mod := range e.Data.Modalities {
-			bt.X[m] = dataset.Gather(s.X[m], mod.Size(), rows, bt.X[m])
+		var err error
+		if bt.X, err = feed.Next(bt.X); err != nil {
+			return nil, err
 		}
 		bt.Present = bt.Present[:0]
 		for range rows {
@@ -306,6 +313,16 @@ func (e *Evaluator) Confusion(s *dataset.Split, set combo.Set) (*metrics.Confusi
 		}
 	}
 	return conf, nil
+}
+
+// chunks splits idx into consecutive batches of at most n samples: the order in which
+// Outputs and Confusion read a split.
+func chunks(idx []int, n int) [][]int {
+	var out [][]int
+	for lo := 0; lo < len(idx); lo += n {
+		out = append(out, idx[lo:min(lo+n, len(idx))])
+	}
+	return out
 }
 
 // Row evaluates one combination and returns its report row; when no sample of s has the
@@ -342,6 +359,9 @@ func (e *Evaluator) Sweep(s *dataset.Split) (*report.Sweep, error) {
 			continue
 		}
 		r, err := e.Row(s, set)
+		if errors.Is(err, dataset.ErrInvalid) {
+			return nil, err // a bad file of a streamed split: its message names it
+		}
 		if err != nil {
 			return nil, fmt.Errorf("evaluate %s: %w", e.Space.Name(set), err)
 		}
