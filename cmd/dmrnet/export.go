@@ -173,16 +173,21 @@ func exportSplit(l *train.Loaded, name string) (*dataset.Dataset, *dataset.Split
 		return nil, nil, fmt.Errorf("--inputs: the data under %s has modalities %s and classes %s, the model %s and %s (point --data-root at the data the model was trained on)",
 			l.Config.Data.Root, strings.Join(ds.Names(), ","), strings.Join(ds.Classes, ","), strings.Join(modalityNames(l.Modalities), ","), strings.Join(l.Classes, ","))
 	}
+	split := ds.Test
 	switch name {
 	case "train":
-		return ds, ds.Train, nil
+		split = ds.Train
 	case "val":
 		if ds.Val == nil {
 			return nil, nil, usagef("--split=val: the run has no validation split (it was trained with data.val_fraction 0)")
 		}
-		return ds, ds.Val, nil
+		split = ds.Val
 	}
-	return ds, ds.Test, nil
+	// the inputs file holds the whole split: a streamed one (data.stream) is decoded here
+	if split, err = split.Materialize(ds.Modalities); err != nil {
+		return nil, nil, err
+	}
+	return ds, split, nil
 }
 
 func modalityNames(mods []dataset.Modality) []string {

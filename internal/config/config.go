@@ -54,6 +54,16 @@ type Data struct {
 	// CacheDir, when set, keeps preprocessed tensors on disk, keyed by the content of the
 	// input files and the preprocessing settings, so later runs skip decoding.
 	CacheDir string `mapstructure:"cache_dir" yaml:"cache_dir"`
+	// Stream keeps a manifest data set on disk instead of decoding it into memory before
+	// training: the files of each batch are decoded when the batch is drawn, Prefetch
+	// batches ahead by a pool of workers, and evaluation decodes its batches the same way,
+	// so memory no longer grows with the number of samples. The samples, their order and
+	// the numbers are exactly those of in-memory training. Only for data.kind=manifest, and
+	// not with CacheDir (which stores the decoded data set).
+	Stream bool `mapstructure:"stream" yaml:"stream"`
+	// Prefetch is the number of batches a streamed data set decodes ahead of the one in use
+	// (0: 4); the decoded data takes Prefetch + 1 batches of memory. Needs Stream.
+	Prefetch int `mapstructure:"prefetch" yaml:"prefetch"`
 	// ValFraction of the training split is held out (stratified, seeded by Train.Seed) for
 	// validation, best-checkpoint selection and early stopping. 0 disables validation.
 	ValFraction float64 `mapstructure:"val_fraction" yaml:"val_fraction"`

@@ -253,6 +253,8 @@ func (c *Config) validateData() error {
 	if err := firstError(
 		checkFloat("data.val_fraction", d.ValFraction, "in [0, 0.9]", d.ValFraction >= 0 && d.ValFraction <= 0.9),
 		checkInt("data.live_class", d.LiveClass, ">= 0", d.LiveClass >= 0),
+		checkInt("data.prefetch", d.Prefetch, fmt.Sprintf("from 0 to %d (0: %d batches)", MaxPrefetch, defaultPrefetch), d.Prefetch >= 0 && d.Prefetch <= MaxPrefetch),
+		c.validateStream(),
 	); err != nil {
 		return err
 	}
@@ -268,6 +270,31 @@ func (c *Config) validateData() error {
 	default:
 		return oneOf("data.kind", d.Kind, "synthetic", "table", "avmnist", "manifest")
 	}
+}
+
+// MaxPrefetch is the largest data.prefetch: the decoded batches held ahead cost memory, and
+// beyond a few of them decoding gains nothing.
+const MaxPrefetch = 64
+
+// defaultPrefetch is what data.prefetch 0 means (dataset.DefaultPrefetch).
+const defaultPrefetch = 4
+
+// validateStream checks data.stream and data.prefetch against the data set kind and cache.
+func (c *Config) validateStream() error {
+	d := &c.Data
+	if !d.Stream {
+		if d.Prefetch != 0 {
+			return invalid("data.prefetch", "%d applies to streamed data only, but data.stream is false (set data.stream=true, or remove data.prefetch)", d.Prefetch)
+		}
+		return nil
+	}
+	if d.Kind != "manifest" {
+		return invalid("data.stream", "true needs a manifest data set, but data.kind is %q (streaming decodes manifest files per batch; set data.stream=false)", d.Kind)
+	}
+	if d.CacheDir != "" {
+		return invalid("data.stream", "true cannot be combined with data.cache_dir %q, which stores the whole decoded data set (remove data.cache_dir, or set data.stream=false)", d.CacheDir)
+	}
+	return nil
 }
 
 func (c *Config) validateSynthetic() error {

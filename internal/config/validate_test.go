@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -38,6 +40,20 @@ func TestValidateRules(t *testing.T) {
 		{"data.live_class negative", func(c *Config) { c.Data.LiveClass = -1 }, "data.live_class", ">= 0"},
 		{"data.live_class too big", func(c *Config) { c.Data.LiveClass = 4 }, "data.live_class", "from 0 to 3, for the 4 classes"},
 		{"data.live_class last", func(c *Config) { c.Data.LiveClass = 3 }, "", ""},
+		{"data.stream synthetic", func(c *Config) { c.Data.Stream = true }, "data.stream", `true needs a manifest data set, but data.kind is "synthetic"`},
+		{"data.stream table", func(c *Config) {
+			c.Data.Kind = "table"
+			c.Data.Table.Views = []TableView{{Name: "a", File: "a.csv"}}
+			c.Data.Table.Labels = "y.csv"
+			c.Data.Stream = true
+		}, "data.stream", `data.kind is "table"`},
+		{"data.stream manifest", func(c *Config) { streamManifest(c) }, "", ""},
+		{"data.stream cache_dir", func(c *Config) { streamManifest(c); c.Data.CacheDir = "cache" }, "data.stream", `cannot be combined with data.cache_dir "cache"`},
+		{"data.prefetch", func(c *Config) { streamManifest(c); c.Data.Prefetch = 2 }, "", ""},
+		{"data.prefetch max", func(c *Config) { streamManifest(c); c.Data.Prefetch = MaxPrefetch }, "", ""},
+		{"data.prefetch negative", func(c *Config) { streamManifest(c); c.Data.Prefetch = -1 }, "data.prefetch", "-1 is out of range (set a value from 0 to 64"},
+		{"data.prefetch too big", func(c *Config) { streamManifest(c); c.Data.Prefetch = MaxPrefetch + 1 }, "data.prefetch", "65 is out of range"},
+		{"data.prefetch without stream", func(c *Config) { c.Data.Prefetch = 2 }, "data.prefetch", "2 applies to streamed data only, but data.stream is false"},
 
 		{"classes", func(c *Config) { c.Data.Synthetic.Classes = 1; c.Data.Synthetic.Train = 10 }, "data.synthetic.classes", "in [2, 10000]"},
 		{"classes over MaxClasses", func(c *Config) { c.Data.Synthetic.Classes = MaxClasses + 1; c.Data.Synthetic.Train = 1 << 20 }, "data.synthetic.classes", "10001 is out of range (set a value in [2, 10000])"},
@@ -391,4 +407,60 @@ func TestVariantDmrnetIsThePaper(t *testing.T) {
 	}
 	l.Variant, l.Hard.By = "dmrnet", "variance"
 	eq(t, "dmrnet-loss apart from hard.by", l, c)
+}
+
+// streamManifest makes c a streamed manifest data set (data.stream).
+func streamManifest(c *Config) {
+	c.Data.Kind = "manifest"
+	c.Data.Manifest.File = "m.csv"
+	c.Data.Manifest.Modalities = []ManifestModality{{Name: "a", Type: "npy", Shape: []int{2}}}
+	c.Data.Stream = true
+}
+
+// TestStreamKeys checks that data.stream and data.prefetch are set like every key: from the
+// file, DMRNET_DATA_STREAM / DMRNET_DATA_PREFETCH and --set, and that a bad value names its key.
+func TestStreamKeys(t *testing.T) {
+	manifest := "data: {kind: manifest, manifest: {file: m.csv, modalities: [{name: a, type: npy, shape: [2]}]}}\n"
+	for _, tc := range []struct {
+		name     string
+		file     string
+		env      []string
+		sets     []string
+		stream   bool
+		prefetch int
+		err      string
+	}{
+		{name: "default", file: manifest},
+		{name: "file", file: "data: {kind: manifest, stream: true, prefetch: 3, manifest: {file: m.csv, modalities: [{name: a, type: npy, shape: [2]}]}}\n", stream: true, prefetch: 3},
+		{name: "env", file: manifest, env: []string{"DMRNET_DATA_STREAM=true", "DMRNET_DATA_PREFETCH=2"}, stream: true, prefetch: 2},
+		{name: "set", file: manifest, sets: []string{"data.stream=true", "data.prefetch=5"}, stream: true, prefetch: 5},
+		{name: "set over env", file: manifest, env: []string{"DMRNET_DATA_STREAM=true"}, sets: []string{"data.stream=false"}},
+		{name: "not a bool", file: manifest, sets: []string{"data.stream=maybe"}, err: "data.stream"},
+		{name: "synthetic", file: "train: {epochs: 2}\n", sets: []string{"data.stream=true"}, err: "data.stream: true needs a manifest data set"},
+		{name: "env synthetic", file: "train: {epochs: 2}\n", env: []string{"DMRNET_DATA_STREAM=true"}, err: "data.stream: true needs a manifest data set"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte(tc.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			env := tc.env
+			if env == nil {
+				env = []string{}
+			}
+			c, err := Load(LoadOptions{File: path, Environ: env, Sets: tc.sets})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Data.Stream != tc.stream || c.Data.Prefetch != tc.prefetch {
+				t.Fatalf("stream %v prefetch %d, want %v %d", c.Data.Stream, c.Data.Prefetch, tc.stream, tc.prefetch)
+			}
+		})
+	}
 }

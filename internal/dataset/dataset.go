@@ -1,8 +1,11 @@
-// Package dataset holds multimodal data sets in memory: per modality a row-major float32
-// matrix of samples, class labels, and which modalities each sample really has.
+// Package dataset holds multimodal data sets: per modality a row-major float32 matrix of
+// samples, class labels, and which modalities each sample really has. A manifest data set
+// may instead stay on disk (StreamManifest): only its rows (paths, labels, availability) are
+// in memory and the files of a batch are decoded when the batch is needed.
 //
-// Data flows from here to the training loop as index lists: the loop shuffles indices and
-// Gather copies the rows of one batch.
+// Data flows from here to the training loop and the evaluator as index lists: the loop
+// shuffles indices, and Split.Batches delivers the batches of such a plan, gathered from
+// memory or decoded a few batches ahead from disk, with the same values either way.
 package dataset
 
 import (
@@ -56,6 +59,9 @@ type Split struct {
 	// every sample is present. A modality missing from a sample is always masked in training
 	// and the sample is left out of the evaluation of combinations that need it.
 	Avail []combo.Set
+	// stream, when not nil, holds the samples on disk instead of X (see StreamManifest):
+	// Y and Avail are in memory, the inputs are decoded per batch.
+	stream *stream
 }
 
 // Len is the number of samples.
@@ -74,6 +80,12 @@ func (s *Split) Subset(idx []int, mods []Modality) *Split {
 	out := &Split{Y: make([]int, len(idx))}
 	for i, j := range idx {
 		out.Y[i] = s.Y[j]
+	}
+	if s.stream != nil {
+		out.stream = &stream{src: s.stream.src, rows: make([]int, len(idx))}
+		for i, j := range idx {
+			out.stream.rows[i] = s.stream.rows[j]
+		}
 	}
 	for m, x := range s.X {
 		out.X = append(out.X, Gather(x, mods[m].Size(), idx, nil))
@@ -153,10 +165,18 @@ func (d *Dataset) validateSplit(name string, s *Split) error {
 	if n == 0 {
 		return invalidf("%s %s split is empty", d.Name, name)
 	}
-	if len(s.X) != len(d.Modalities) {
+	if s.stream != nil {
+		// The inputs are on disk: decoding checks each sample's values (stream.decode).
+		if len(s.stream.rows) != n {
+			return invalidf("%s %s split: %d streamed rows for %d samples", d.Name, name, len(s.stream.rows), n)
+		}
+	} else if len(s.X) != len(d.Modalities) {
 		return invalidf("%s %s split has %d modalities, want %d", d.Name, name, len(s.X), len(d.Modalities))
 	}
 	for m, mod := range d.Modalities {
+		if s.stream != nil {
+			break
+		}
 		if len(s.X[m]) != n*mod.Size() {
 			return invalidf("%s %s split, modality %q: %d values for %d samples of size %d",
 				d.Name, name, mod.Name, len(s.X[m]), n, mod.Size())

@@ -111,13 +111,28 @@ func LoadManifest(spec ManifestSpec) (*Dataset, []StandardizeSpec, error) {
 		size := d.Modalities[j.mod].Size()
 		dst := all.X[j.mod][j.row*size : (j.row+1)*size]
 		if err := decodeFile(path, mod, dst, ex, j.mod); err != nil {
-			return fmt.Errorf("%s line %d (id %s), column %s: %w", spec.Path, r.line, showText(r.id), mod.Column, err)
+			return spec.fileError(r, j.mod, err)
 		}
 		return nil
 	}, func() map[int]*audio.Extractor { return map[int]*audio.Extractor{} })
 	if err != nil {
 		return nil, nil, invalidf("%v", err)
 	}
+	if err := splitManifest(spec, d, all, rows); err != nil {
+		return nil, nil, err
+	}
+	return d, manifestStandardize(spec), nil
+}
+
+// fileError is the error of modality m's file of row r: the manifest, line, id and column,
+// then the problem.
+func (spec ManifestSpec) fileError(r manifestRow, m int, err error) error {
+	return fmt.Errorf("%s line %d (id %s), column %s: %w", spec.Path, r.line, showText(r.id), spec.Modalities[m].Column, err)
+}
+
+// splitManifest divides the samples of all (one per manifest row) into d's train, val and
+// test splits by the rows' split column.
+func splitManifest(spec ManifestSpec, d *Dataset, all *Split, rows []manifestRow) error {
 	var train, val, test []int
 	for i, r := range rows {
 		switch r.split {
@@ -130,20 +145,26 @@ func LoadManifest(spec ManifestSpec) (*Dataset, []StandardizeSpec, error) {
 		}
 	}
 	if len(train) == 0 || len(test) == 0 {
-		return nil, nil, invalidf("%s has %d train and %d test rows (both splits need samples)", spec.Path, len(train), len(test))
+		return invalidf("%s has %d train and %d test rows (both splits need samples)", spec.Path, len(train), len(test))
 	}
 	d.Train = all.Subset(train, d.Modalities)
 	d.Test = all.Subset(test, d.Modalities)
 	if len(val) > 0 {
 		d.Val = all.Subset(val, d.Modalities)
 	}
+	return nil
+}
+
+// manifestStandardize lists the standardisations of a manifest's modalities: audio is
+// standardised globally with training statistics.
+func manifestStandardize(spec ManifestSpec) []StandardizeSpec {
 	var std []StandardizeSpec
 	for m, mod := range spec.Modalities {
 		if mod.Type == "audio" {
 			std = append(std, StandardizeSpec{Modality: m})
 		}
 	}
-	return d, std, nil
+	return std
 }
 
 func decodeFile(path string, mod ManifestModality, dst []float32, ex map[int]*audio.Extractor, m int) error {

@@ -2,6 +2,8 @@ package dataset
 
 import (
 	"math"
+
+	"github.com/dmrnet/dmrnet/internal/combo"
 )
 
 // Norm is the standardisation of one modality, x' = (x - Mean) / Std, computed on the
@@ -41,11 +43,19 @@ func (d *Dataset) Standardize(specs []StandardizeSpec, stored []Norm) error {
 				return invalidf("the checkpoint standardises %q with %d values, the data has %d features", mod.Name, len(n.Mean), want)
 			}
 		} else {
-			n = d.normOf(s)
+			var err error
+			if n, err = d.normOf(s); err != nil {
+				return err
+			}
 		}
 		norms = append(norms, n)
 		for _, sp := range []*Split{d.Train, d.Val, d.Test} {
-			if sp != nil {
+			switch {
+			case sp == nil:
+			case sp.stream != nil:
+				// the splits share the source, which standardises when it decodes
+				sp.stream.src.norms[s.Modality] = &n
+			default:
 				d.applyNorm(sp, s.Modality, n)
 			}
 		}
@@ -54,8 +64,53 @@ func (d *Dataset) Standardize(specs []StandardizeSpec, stored []Norm) error {
 	return nil
 }
 
-// normOf computes a modality's statistics over the training samples that have it.
-func (d *Dataset) normOf(s StandardizeSpec) Norm {
+// eachTrainRow calls f with modality m of every training sample that has it, in order. A
+// streamed split decodes the samples chunk at a time (without standardisation: the
+// statistics are computed before it is set).
+func (d *Dataset) eachTrainRow(m, chunk int, f func(row []float32)) error {
+	sp := d.Train
+	size := d.Modalities[m].Size()
+	var idx []int
+	x := make([][]float32, len(d.Modalities)) // decoding buffers, reused across chunks
+	for i := 0; i < sp.Len(); i++ {
+		if !sp.AvailOf(i, len(d.Modalities)).Has(m) {
+			continue
+		}
+		if sp.stream == nil {
+			f(sp.X[m][i*size : (i+1)*size])
+			continue
+		}
+		idx = append(idx, i)
+		if len(idx) == chunk {
+			if err := d.eachDecoded(m, idx, x, f); err != nil {
+				return err
+			}
+			idx = idx[:0]
+		}
+	}
+	return d.eachDecoded(m, idx, x, f)
+}
+
+// eachDecoded decodes modality m of the streamed training samples idx into x and calls f
+// with each.
+func (d *Dataset) eachDecoded(m int, idx []int, x [][]float32, f func(row []float32)) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	x, err := d.Train.stream.decode(idx, combo.Set(1)<<uint(m), x)
+	if err != nil {
+		return err
+	}
+	size := d.Modalities[m].Size()
+	for i := range idx {
+		f(x[m][i*size : (i+1)*size])
+	}
+	return nil
+}
+
+// normOf computes a modality's statistics over the training samples that have it, in two
+// passes (the mean, then the squared deviations), summing in sample order.
+func (d *Dataset) normOf(s StandardizeSpec) (Norm, error) {
 	mod := d.Modalities[s.Modality]
 	size := mod.Size()
 	cols := 1
@@ -65,15 +120,14 @@ func (d *Dataset) normOf(s StandardizeSpec) Norm {
 	sum := make([]float64, cols)
 	sq := make([]float64, cols)
 	var count float64
-	x := d.Train.X[s.Modality]
-	for i := 0; i < d.Train.Len(); i++ {
-		if !d.Train.AvailOf(i, len(d.Modalities)).Has(s.Modality) {
-			continue
-		}
+	err := d.eachTrainRow(s.Modality, normChunk, func(row []float32) {
 		count++
-		for j, v := range x[i*size : (i+1)*size] {
+		for j, v := range row {
 			sum[j%cols] += float64(v)
 		}
+	})
+	if err != nil {
+		return Norm{}, err
 	}
 	per := count
 	if !s.PerColumn {
@@ -83,14 +137,14 @@ func (d *Dataset) normOf(s StandardizeSpec) Norm {
 	for j := range mean {
 		mean[j] = sum[j] / math.Max(per, 1)
 	}
-	for i := 0; i < d.Train.Len(); i++ {
-		if !d.Train.AvailOf(i, len(d.Modalities)).Has(s.Modality) {
-			continue
-		}
-		for j, v := range x[i*size : (i+1)*size] {
+	err = d.eachTrainRow(s.Modality, normChunk, func(row []float32) {
+		for j, v := range row {
 			dv := float64(v) - mean[j%cols]
 			sq[j%cols] += dv * dv
 		}
+	})
+	if err != nil {
+		return Norm{}, err
 	}
 	std := make([]float64, cols)
 	for j := range std {
@@ -99,7 +153,7 @@ func (d *Dataset) normOf(s StandardizeSpec) Norm {
 			std[j] = 1
 		}
 	}
-	return Norm{Modality: mod.Name, PerColumn: s.PerColumn, Mean: mean, Std: std}
+	return Norm{Modality: mod.Name, PerColumn: s.PerColumn, Mean: mean, Std: std}, nil
 }
 
 // applyNorm standardises modality m of the samples of sp that have it (missing ones stay 0).

@@ -8,6 +8,7 @@
 package evaluate
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -64,6 +65,8 @@ type Predictor struct {
 	rows     [][]int
 	iota     []int
 	scoreBuf []float64
+	// chunk holds one batch's encoder outputs while a streamed split is encoded
+	chunk model.Features
 }
 
 // splitBufs are one split's reusable buffers of the cached path.
@@ -449,7 +452,7 @@ func (e *Evaluator) results(s *dataset.Split, sets []combo.Set, role int) ([]res
 	for len(e.iota) < s.Len() {
 		e.iota = append(e.iota, len(e.iota))
 	}
-	if err := e.inf.Encode(s.X, e.iota[:s.Len()], &b.feat); err != nil {
+	if err := e.encode(s, e.iota[:s.Len()], &b.feat); err != nil {
 		return nil, err
 	}
 	b.heads = growHeads(b.heads, len(sets))
@@ -468,10 +471,13 @@ func (e *Evaluator) graphResult(s *dataset.Split, set combo.Set) (result, error)
 	r := result{idx: e.Samples(s, set)}
 	n := e.graph.BatchSize()
 	bt := &model.Batch{X: make([][]float32, len(e.Data.Modalities))}
+	feed := s.BatchesOf(e.Data.Modalities, chunks(r.idx, n), set)
+	defer feed.Close()
 	for lo := 0; lo < len(r.idx); lo += n {
 		rows := r.idx[lo:min(lo+n, len(r.idx))]
-		for m, mod := range e.Data.Modalities {
-			bt.X[m] = dataset.Gather(s.X[m], mod.Size(), rows, bt.X[m])
+		var err error
+		if bt.X, err = feed.Next(bt.X); err != nil {
+			return result{}, err
 		}
 		bt.Present = bt.Present[:0]
 		for range rows {
@@ -502,10 +508,13 @@ func (e *Evaluator) Outputs(s *dataset.Split, set combo.Set, idx []int) ([]Outpu
 	if e.inf == nil {
 		n := e.BatchSize()
 		bt := &model.Batch{X: make([][]float32, len(e.Data.Modalities))}
+		feed := s.BatchesOf(e.Data.Modalities, chunks(idx, n), set)
+		defer feed.Close()
 		for lo := 0; lo < len(idx); lo += n {
 			rows := idx[lo:min(lo+n, len(idx))]
-			for m, mod := range e.Data.Modalities {
-				bt.X[m] = dataset.Gather(s.X[m], mod.Size(), rows, bt.X[m])
+			var err error
+			if bt.X, err = feed.Next(bt.X); err != nil {
+				return nil, err
 			}
 			bt.Present = bt.Present[:0]
 			for range rows {
@@ -520,7 +529,7 @@ func (e *Evaluator) Outputs(s *dataset.Split, set combo.Set, idx []int) ([]Outpu
 		return out, nil
 	}
 	b := &e.bufs[roleEval]
-	if err := e.inf.Encode(s.X, idx, &b.feat); err != nil {
+	if err := e.encode(s, idx, &b.feat); err != nil {
 		return nil, err
 	}
 	for len(e.iota) < len(idx) {
@@ -615,6 +624,9 @@ func (e *Evaluator) Sweep(s *dataset.Split) (*report.Sweep, error) {
 	for g0 := 0; g0 < len(all); g0 += per {
 		group := all[g0:min(g0+per, len(all))]
 		res, err := e.results(s, group, roleEval)
+		if errors.Is(err, dataset.ErrInvalid) {
+			return nil, err // a bad file of a streamed split: its message names it
+		}
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
@@ -633,6 +645,9 @@ func (e *Evaluator) Sweep(s *dataset.Split) (*report.Sweep, error) {
 				}
 				return &val[k], nil
 			})
+			if errors.Is(err, dataset.ErrInvalid) {
+				return nil, err
+			}
 			if err != nil {
 				return nil, fmt.Errorf("evaluate %s: %w", e.Space.Name(set), err)
 			}
@@ -656,4 +671,44 @@ func (e *Evaluator) Sweep(s *dataset.Split) (*report.Sweep, error) {
 		sw.Inference = "fused"
 	}
 	return sw, nil
+}
+
+// chunks splits idx into consecutive batches of at most n samples: the order in which the
+// evaluator reads a split.
+func chunks(idx []int, n int) [][]int {
+	var out [][]int
+	for lo := 0; lo < len(idx); lo += n {
+		out = append(out, idx[lo:min(lo+n, len(idx))])
+	}
+	return out
+}
+
+// encode runs the encoders on the samples idx of split s into feat. A split in memory is
+// encoded in place; a streamed one (data.stream) is decoded batch by batch and its encoder
+// outputs appended, which gives the same rows bit for bit since an encoder's output depends
+// on its own sample alone.
+func (e *Evaluator) encode(s *dataset.Split, idx []int, feat *model.Features) error {
+	if !s.Streamed() {
+		return e.inf.Encode(s.X, idx, feat)
+	}
+	feat.Reset()
+	n := e.inf.BatchSize()
+	feed := s.Batches(e.Data.Modalities, chunks(idx, n))
+	defer feed.Close()
+	var x [][]float32
+	for lo := 0; lo < len(idx); lo += n {
+		rows := min(n, len(idx)-lo)
+		var err error
+		if x, err = feed.Next(x); err != nil {
+			return err
+		}
+		for len(e.iota) < rows {
+			e.iota = append(e.iota, len(e.iota))
+		}
+		if err := e.inf.Encode(x, e.iota[:rows], &e.chunk); err != nil {
+			return err
+		}
+		feat.Append(&e.chunk)
+	}
+	return nil
 }

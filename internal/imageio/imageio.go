@@ -304,6 +304,16 @@ func rawPlanes(img image.Image) [][]float64 {
 			case *image.NRGBA64:
 				c := im.NRGBA64At(px, py)
 				set3(i, c.R, c.G, c.B)
+			case *image.RGBA:
+				// what PNG and JPEG decoders return for opaque colour images: an opaque
+				// pixel is its own non-premultiplied colour, without the generic
+				// conversion's per-pixel allocation; other pixels take the generic path
+				if c := im.RGBAAt(px, py); c.A == 0xff {
+					set3(i, uint16(c.R), uint16(c.G), uint16(c.B))
+				} else {
+					c := color.NRGBAModel.Convert(c).(color.NRGBA)
+					set3(i, uint16(c.R), uint16(c.G), uint16(c.B))
+				}
 			default:
 				if Is16Bit(img) {
 					c := color.NRGBA64Model.Convert(img.At(px, py)).(color.NRGBA64)

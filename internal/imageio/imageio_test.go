@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -403,5 +404,31 @@ func TestReadFile(t *testing.T) {
 	}
 	if _, err := ReadFile(filepath.Join(dir, "missing.png")); err == nil || !strings.Contains(err.Error(), "missing.png") {
 		t.Fatalf("missing file: got %v", err)
+	}
+}
+
+// TestRGBAFastPath checks that the planes of an *image.RGBA, read through its opaque-pixel
+// fast path, are exactly those of the generic conversion, for opaque, translucent and
+// transparent pixels.
+func TestRGBAFastPath(t *testing.T) {
+	img := image.NewRGBA(image.Rect(3, 5, 20, 16))
+	rng := uint32(7)
+	next := func() uint8 { rng = rng*1664525 + 1013904223; return uint8(rng >> 24) }
+	for i := 0; i < len(img.Pix); i += 4 {
+		a := uint8(0xff)
+		switch next() % 3 {
+		case 1:
+			a = next()
+		case 2:
+			a = 0
+		}
+		for c := range 3 {
+			img.Pix[i+c] = uint8(uint16(next()) * uint16(a) / 0xff) // premultiplied: <= a
+		}
+		img.Pix[i+3] = a
+	}
+	generic := struct{ image.Image }{img} // hides the concrete type: the generic path
+	if got, want := rawPlanes(img), rawPlanes(generic); !reflect.DeepEqual(got, want) {
+		t.Fatal("the RGBA fast path differs from the generic conversion")
 	}
 }

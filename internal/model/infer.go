@@ -49,6 +49,13 @@ func (m *Model) CachedInference() error {
 	if m.spec.Reference {
 		return fmt.Errorf("model: the reference build has no cached-encoder inference (its Gorgonia ops are not known to compute each sample independently of the batch)")
 	}
+	for _, ms := range m.spec.Modalities {
+		if ms.Absent {
+			// a specialist's model: its mu/logvar heads hold only the present modalities'
+			// rows, which Heads does not lay out; such models are small, the graph serves them
+			return fmt.Errorf("model: modality %q is absent (a specialist's model): no cached-encoder inference", ms.Name)
+		}
+	}
 	return nil
 }
 
@@ -108,6 +115,40 @@ type Features struct {
 
 // Len is the number of samples.
 func (f *Features) Len() int { return f.rows }
+
+// Reset empties f, keeping its buffers.
+func (f *Features) Reset() {
+	f.rows = 0
+	f.f32 = truncRows(f.f32)
+	f.f64 = truncRows(f.f64)
+	f.aux = truncRows(f.aux)
+}
+
+// Append adds the rows of g (encoded by the same model) after those of f, so that inputs
+// that arrive in batches can be encoded batch by batch into one Features.
+func (f *Features) Append(g *Features) {
+	f.rows += g.rows
+	f.f32 = appendRows(f.f32, g.f32)
+	f.f64 = appendRows(f.f64, g.f64)
+	f.aux = appendRows(f.aux, g.aux)
+}
+
+func truncRows[T any](s [][]T) [][]T {
+	for i := range s {
+		s[i] = s[i][:0]
+	}
+	return s
+}
+
+func appendRows[T any](dst, src [][]T) [][]T {
+	for len(dst) < len(src) {
+		dst = append(dst, nil)
+	}
+	for i := range src {
+		dst[i] = append(dst[i], src[i]...)
+	}
+	return dst
+}
 
 // Aux returns every modality's auxiliary logits, row-major (Len, classes) per modality, as
 // EvalGraph.Forward returns them in Output.Aux; nil without auxiliary heads.

@@ -466,12 +466,20 @@ func (t *Trainer) run(ctx context.Context) error {
 	spec := t.model.Spec()
 	bt := &model.Batch{X: make([][]float32, len(t.data.Modalities))}
 	warm := cfg.Hard.WarmupEpochs
+	var feed *dataset.Batches
+	defer func() { feed.Close() }()
 	for !t.st.Done && t.st.Epoch < cfg.Train.Epochs {
 		epoch := t.st.Epoch
 		if t.st.Perm == nil {
 			t.st.Perm = shuffle.Perm(train.Len())
 			t.st.Acc = EpochAcc{}
 		}
+		// the epoch's remaining batches, decoded ahead when the data is streamed
+		plan := make([][]int, 0, len(bounds)-t.st.Step)
+		for _, b := range bounds[t.st.Step:] {
+			plan = append(plan, t.st.Perm[b[0]:b[1]])
+		}
+		feed = train.Batches(t.data.Modalities, plan)
 		lr, err := t.sched.LR(epoch)
 		if err != nil {
 			return err
@@ -496,8 +504,8 @@ func (t *Trainer) run(ctx context.Context) error {
 			b := bounds[t.st.Step]
 			idx := t.st.Perm[b[0]:b[1]]
 			n := len(idx)
-			for m, mod := range t.data.Modalities {
-				bt.X[m] = dataset.Gather(train.X[m], mod.Size(), idx, bt.X[m])
+			if bt.X, err = feed.Next(bt.X); err != nil {
+				return err
 			}
 			bt.Y = bt.Y[:0]
 			bt.Present = bt.Present[:0]
@@ -560,6 +568,7 @@ func (t *Trainer) run(ctx context.Context) error {
 				t.hooks.OnStep(epoch, t.st.Step, len(bounds), res.Loss)
 			}
 		}
+		feed.Close()
 		if err := t.endEpoch(epoch, lr); err != nil {
 			return err
 		}

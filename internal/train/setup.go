@@ -86,7 +86,8 @@ func dataPath(cfg *config.Config, name string) string {
 }
 
 // readData reads or generates the configured data set, through the on-disk cache when
-// data.cache_dir is set.
+// data.cache_dir is set. A manifest with data.stream is read without decoding its files
+// (dataset.StreamManifest).
 func readData(cfg *config.Config) (*dataset.Dataset, []dataset.StandardizeSpec, error) {
 	if err := checkDataFiles(cfg); err != nil {
 		return nil, nil, err
@@ -110,6 +111,10 @@ func readData(cfg *config.Config) (*dataset.Dataset, []dataset.StandardizeSpec, 
 		spec := dataset.ManifestSpec{Path: dataPath(cfg, mf.File), IDColumn: mf.IDColumn, LabelColumn: mf.LabelColumn,
 			SplitColumn: mf.SplitColumn, ClassNames: mf.ClassNames, Modalities: manifestModalities(cfg),
 			Root: cfg.Data.Root, AllowOutside: mf.AllowOutside}
+		if d.Stream {
+			// config validation refuses data.cache_dir with data.stream
+			return dataset.StreamManifest(spec, dataset.StreamOptions{Prefetch: d.Prefetch})
+		}
 		files := func() ([]string, error) { return dirFiles(filepath.Dir(spec.Path)) }
 		return cachedLoad(cfg, "manifest", spec, files, func() (*dataset.Dataset, []dataset.StandardizeSpec, error) { return dataset.LoadManifest(spec) })
 	}
