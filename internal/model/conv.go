@@ -13,17 +13,20 @@ import (
 
 // This file holds the fused convolution stack: blocks of Conv (k x k, stride 1, 'same'
 // padding) -> BatchNorm -> ReLU -> MaxPool (p x p, stride p) over NCHW inputs, computed by one
-// Gorgonia op. Convolutions are per-sample im2col products on the fast GEMM, split over the
-// batch across GOMAXPROCS goroutines; the backward pass is shared by the gradient ops like
-// the dense stack's.
+// Gorgonia op. Convolutions are per-sample im2col products on the fast GEMM (for float32 the
+// patches are packed straight into the GEMM's panels, convpack.go), split over the batch
+// across GOMAXPROCS goroutines; the backward pass is shared by the gradient ops like the
+// dense stack's. Per sample and block, the forward pass pools the raw conv output while it is
+// in cache (BatchNorm and ReLU are monotone per channel) and keeps it for the backward pass,
+// which recomputes BatchNorm's xhat from it instead of storing xhat.
 //
 // Determinism: a stack computes the same bits at any GOMAXPROCS. The goroutines only decide
 // who computes what, never how a floating-point sum is grouped: everything computed per
-// sample (im2col products, normalisation, pooling, input gradients, each sample's BatchNorm
-// partial sums) is written to that sample's own slots; the BatchNorm sums over the batch add
-// the per-sample partials in sample order; the weight gradients are summed within fixed
-// chunks of samples (gradChunks, set by the batch size alone) and the chunks' partials are
-// then added in chunk order.
+// sample (im2col products, pooling, normalisation, input gradients, each sample's BatchNorm
+// partial sums, each in a fixed order of its own) is written to that sample's own slots; the
+// BatchNorm sums over the batch add the per-sample partials in sample order; the weight
+// gradients are summed within fixed chunks of samples (gradChunks, set by the batch size
+// alone) and the chunks' partials are then added in chunk order.
 
 // convBlock is one block of a conv stack.
 type convBlock struct {
@@ -84,19 +87,21 @@ func (op *convStackOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 
 // convCache holds a training forward pass's intermediates and reusable buffers.
 type convCache[T float] struct {
-	n     int
-	acts  [][]T     // acts[l]: input of block l, (n, c, h, w); acts[L] the output
-	xhat  [][]T     // BatchNorm-normalised conv outputs (n, out, hw); the raw outputs before
-	arg   [][]int32 // argmax of every pooling window, (n, out, pooledHW)
-	inv   [][]float64
-	grads [][]T // per op input (index 0 unused: the data input needs no gradient)
-	// per-sample BatchNorm partial sums (n, 2*channels), per-channel affine maps, reused
-	sampleSums       []float64
-	scale, shift, kx []T
-	ws               []*scratch[T] // one per worker
-	dPre             []T
-	dAct             [][]T
-	dwPar            [][]T // one weight-gradient partial per chunk of samples (gradChunks)
+	n    int
+	acts [][]T     // acts[l]: input of block l, (n, c, h, w); acts[L] the output
+	z    [][]T     // raw conv outputs (n, out, hw), without the bias (BatchNorm cancels it)
+	arg  [][]int32 // position in its channel of every pooling window's chosen value, (n, out, pooledHW)
+	inv  [][]float64
+	// per-block affine maps of BatchNorm: xhat = z*scale + shift (training: the batch's)
+	scale, shift [][]T
+	grads        [][]T // per op input (index 0 unused: the data input needs no gradient)
+	// per-sample BatchNorm partial sums (n, 2*channels), per-channel coefficients, reused
+	sampleSums []float64
+	kc, ks, kx []T
+	ws         []*scratch[T] // one per worker
+	wflip      []T           // a block's kernel flipped and channel-swapped (input gradient)
+	dAct       [][]T
+	dwPar      [][]T // one weight-gradient partial per chunk of samples (gradChunks)
 }
 
 // gradChunks is the most chunks a batch's samples are cut into for the weight gradients:
@@ -166,19 +171,27 @@ func (op *convStackOp) Do(vals ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
+// convForward runs the stack on a batch of n samples into outT. Per block, each sample's
+// convolution, its BatchNorm partial sums and its pooling run back to back while the
+// sample's conv output is in cache: BatchNorm's map and ReLU are monotone per channel, so the
+// window maxima of the block's output sit where the raw conv output is largest (smallest
+// when gamma < 0), which is known before the batch statistics are. Once they are, only the
+// pooled values go through BatchNorm and ReLU.
 func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.Dense) {
 	c, _ := op.cache.(*convCache[T])
 	L := len(op.blocks)
 	if c == nil || c.n != n {
 		c = &convCache[T]{n: n}
 		c.acts = make([][]T, L+1)
-		c.xhat = make([][]T, L)
+		c.z = make([][]T, L)
 		c.arg = make([][]int32, L)
 		c.inv = make([][]float64, L)
+		c.scale, c.shift = make([][]T, L), make([][]T, L)
 		for i, b := range op.blocks {
-			c.xhat[i] = make([]T, n*b.out*b.hw)
+			c.z[i] = make([]T, n*b.out*b.hw)
 			c.arg[i] = make([]int32, n*b.out*b.pooledHW)
 			c.inv[i] = make([]float64, b.out)
+			c.scale[i], c.shift[i] = make([]T, b.out), make([]T, b.out)
 			c.acts[i+1] = make([]T, n*b.out*b.pooledHW)
 		}
 		op.cache = c
@@ -191,7 +204,7 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 		w := data[T](vals[b.wIdx], op.name)
 		bias := data[T](vals[b.wIdx+1], op.name)
 		gamma, beta := data[T](vals[b.wIdx+2], op.name), data[T](vals[b.wIdx+3], op.name)
-		in, z := c.acts[i], c.xhat[i]
+		in, z, next, arg := c.acts[i], c.z[i], c.acts[i+1], c.arg[i]
 		// per sample, per channel: sum and sum of squares of z - bias (shifted moments),
 		// summed over the batch in sample order below; evaluation needs none
 		var mom []float64
@@ -200,28 +213,24 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 		}
 		parallelFor(nw, n, func(wk, lo, hi int) {
 			for s := lo; s < hi; s++ {
-				// the patches stay in this worker's cache-sized buffer; backward rebuilds them
-				col := c.ws[wk].get(4, b.kk*b.hw)
-				im2col(col, in[s*b.c*b.hw:(s+1)*b.c*b.hw], b.c, b.h, b.w, b.k)
 				zs := z[s*b.out*b.hw : (s+1)*b.out*b.hw]
-				gemm(zs, w, col, b.out, b.kk, b.hw, false, false, false, c.ws[wk])
+				convMul(zs, w, in[s*b.c*b.hw:(s+1)*b.c*b.hw], b.out, b.c, b.h, b.w, b.k, false, c.ws[wk])
+				// the raw maxima go into the output for now; finished below
+				poolRaw(next[s*b.out*b.pooledHW:(s+1)*b.out*b.pooledHW], arg[s*b.out*b.pooledHW:(s+1)*b.out*b.pooledHW],
+					zs, gamma, b.out, b.h, b.w, b.pool)
 				if mom == nil {
 					continue
 				}
 				ms := mom[s*2*b.out : (s+1)*2*b.out]
 				for ch := 0; ch < b.out; ch++ {
-					var ps, pq T
-					for _, v := range zs[ch*b.hw : (ch+1)*b.hw] {
-						ps += v
-						pq += v * v
-					}
+					ps, pq := moments(zs[ch*b.hw : (ch+1)*b.hw])
 					ms[2*ch], ms[2*ch+1] = float64(ps), float64(pq)
 				}
 			}
 		})
 		// the bias shifts z and its mean alike, so it cancels in BatchNorm's output; it only
 		// enters the running mean
-		scale, shift := growT(&c.scale, b.out), growT(&c.shift, b.out)
+		scale, shift := c.scale[i], c.shift[i]
 		rm, rv := b.bn.mean.Data().([]T), b.bn.variance.Data().([]T)
 		if op.training {
 			cnt := float64(n * b.hw)
@@ -247,15 +256,65 @@ func convForward[T float](op *convStackOp, vals []G.Value, n int, outT *tensor.D
 				scale[ch], shift[ch] = T(inv), T((float64(bias[ch])-float64(rm[ch]))*inv)
 			}
 		}
-		next, arg := c.acts[i+1], c.arg[i]
 		parallelFor(nw, n, func(_, lo, hi int) {
 			for s := lo; s < hi; s++ {
-				normReluPool(next[s*b.out*b.pooledHW:(s+1)*b.out*b.pooledHW], arg[s*b.out*b.pooledHW:(s+1)*b.out*b.pooledHW],
-					z[s*b.out*b.hw:(s+1)*b.out*b.hw], scale, shift, gamma, beta, b.out, b.h, b.w, b.pool)
+				for ch := 0; ch < b.out; ch++ {
+					o := (s*b.out + ch) * b.pooledHW
+					normRelu(next[o:o+b.pooledHW], scale[ch], shift[ch], gamma[ch], beta[ch])
+				}
 			}
 		})
 	}
 	copy(outT.Data().([]T), c.acts[L])
+}
+
+// moments returns the sum and the sum of squares of z. The float32 sums run on the AVX2
+// kernel in eight interleaved lanes (z[j] goes to lane j%8), added in lane order, then the
+// values past the last group of 8 are added in order; otherwise in four lanes likewise. The
+// grouping is fixed, so the bits are the same every time, and no single long chain of
+// dependent additions holds the loop up.
+func moments[T float](z []T) (sum, sq T) {
+	j := 0
+	if f, ok := any(z).([]float32); ok && hasFMAKernel && len(f) >= 8 {
+		var l [16]float32
+		j = len(f) &^ 7
+		momentsAVX2(&f[0], j, &l)
+		var s, q float32
+		for i := 0; i < 8; i++ {
+			s += l[i]
+			q += l[8+i]
+		}
+		sum, sq = T(s), T(q)
+		for _, v := range z[j:] {
+			sum += v
+			sq += v * v
+		}
+		return sum, sq
+	}
+	var s0, s1, s2, s3, q0, q1, q2, q3 T
+	for ; j+4 <= len(z); j += 4 {
+		v := (*[4]T)(z[j:])
+		s0 += v[0]
+		s1 += v[1]
+		s2 += v[2]
+		s3 += v[3]
+		q0 += v[0] * v[0]
+		q1 += v[1] * v[1]
+		q2 += v[2] * v[2]
+		q3 += v[3] * v[3]
+	}
+	for ; j < len(z); j++ {
+		v := z[j]
+		switch j % 4 {
+		case 0:
+			s0, q0 = s0+v, q0+v*v
+		case 1:
+			s1, q1 = s1+v, q1+v*v
+		default:
+			s2, q2 = s2+v, q2+v*v
+		}
+	}
+	return ((s0 + s1) + s2) + s3, ((q0 + q1) + q2) + q3
 }
 
 // sumSamples adds the n per-sample rows of width w in per (n, w) in sample order into the
@@ -288,128 +347,185 @@ func growT[T float](p *[]T, n int) []T {
 	return *p
 }
 
-// normReluPool finishes a block for one sample: z (c, h, w) becomes xhat = z*scale + shift in
-// place (per channel), the block output y = gamma*xhat + beta goes through ReLU and p x p max
-// pooling into dst, and arg records each window's maximum position (the first on ties).
-func normReluPool[T float](dst []T, arg []int32, z, scale, shift, gamma, beta []T, c, h, w, p int) {
+// normRelu finishes pooled values of one channel in place: a raw conv output z becomes the
+// block's output max(gamma*(z*scale + shift) + beta, 0).
+func normRelu[T float](d []T, sc, sh, g, bt T) {
+	if f, ok := any(d).([]float32); ok {
+		// ReLU on the bits: a set sign bit (negative or -0) gives +0, with no branch and
+		// none of the builtin max's NaN and signed-zero handling
+		c0, c1, c2, c3 := float32(sc), float32(sh), float32(g), float32(bt)
+		for j, v := range f {
+			y := math.Float32bits(c2*(v*c0+c1) + c3)
+			f[j] = math.Float32frombits(y &^ uint32(int32(y)>>31))
+		}
+		return
+	}
+	for j, v := range d {
+		d[j] = max(g*(v*sc+sh)+bt, 0)
+	}
+}
+
+// poolRaw pools the raw conv outputs z (c, h, w) of one sample over p x p windows (stride p;
+// rows and columns past the last whole window are in none): per channel it writes into dst
+// the value of z where the block's output g*xhat + beta is largest, and its position in the
+// channel into arg. BatchNorm's map to xhat is increasing, so that is z's maximum when the
+// channel's gamma g > 0, its minimum when g < 0 (the first in row order on ties), and the
+// window's first value when g = 0 (all equal then).
+func poolRaw[T float](dst []T, arg []int32, z, gamma []T, c, h, w, p int) {
 	oh, ow := h/p, w/p
 	for ch := 0; ch < c; ch++ {
 		img := z[ch*h*w : (ch+1)*h*w]
-		sc, sh := scale[ch], shift[ch]
-		g, bt := gamma[ch], beta[ch]
 		o := ch * oh * ow
 		d, a := dst[o:o+oh*ow], arg[o:o+oh*ow]
+		g := gamma[ch]
 		if f, ok := any(img).([]float32); ok && p == 2 && g > 0 {
-			// one pass: normalise each window's four values in place while pooling them
 			df := any(d).([]float32)
 			for i := 0; i < oh; i++ {
-				pool2x2f32(df[i*ow:(i+1)*ow], a[i*ow:(i+1)*ow], f[2*i*w:(2*i+1)*w], f[(2*i+1)*w:(2*i+2)*w],
-					float32(sc), float32(sh), float32(g), float32(bt), int32(2*i*w), int32(w))
-				if w%2 == 1 { // the last column is in no window
-					for _, r := range [2]int{2 * i, 2*i + 1} {
-						f[r*w+w-1] = f[r*w+w-1]*float32(sc) + float32(sh)
-					}
-				}
-			}
-			for r := 2 * oh; r < h; r++ { // rows below the last window
-				for j := r * w; j < (r+1)*w; j++ {
-					f[j] = f[j]*float32(sc) + float32(sh)
-				}
+				pool2x2Max(df[i*ow:(i+1)*ow], a[i*ow:(i+1)*ow], f[2*i*w:(2*i+1)*w], f[(2*i+1)*w:(2*i+2)*w], int32(2*i*w), int32(w))
 			}
 			continue
 		}
-		for j, v := range img {
-			img[j] = v*sc + sh
+		poolGeneric(d, a, img, g, h, w, p)
+	}
+}
+
+// pool2x2Max writes the maxima of len(d) 2x2 windows of the rows r0, r1 into d and their
+// positions (base + 2j + {0, 1, w, w+1}, the first on ties) into a. The AVX2 kernel takes
+// groups of 8 windows; a ragged end is one more group overlapping the last (the rows are only
+// read, so windows computed twice come out the same), and rows of fewer than 8 windows take
+// the branch-free loop.
+func pool2x2Max(d []float32, a []int32, r0, r1 []float32, base, w int32) {
+	n := len(d)
+	r0, r1, a = r0[:2*n], r1[:2*n], a[:n]
+	if hasPoolKernel && n >= 8 {
+		full := n &^ 7
+		pool2x2MaxAVX2(&d[0], &a[0], &r0[0], &r1[0], full, base, w)
+		if full < n {
+			s := n - 8
+			pool2x2MaxAVX2(&d[s], &a[s], &r0[2*s], &r1[2*s], 8, base+int32(2*s), w)
 		}
-		poolGeneric(d, a, img, g, bt, h, w, p)
+		return
 	}
-}
-
-// poolBackward routes each window's gradient g_q to the window's maximum when the block's
-// output there is positive (ReLU), adding into dz, and returns the sums of the routed
-// gradients and of their products with xhat (BatchNorm's backward needs them).
-func poolBackward[T float](dz, dOut []T, arg []int32, xhat []T, g, bt T) (sdy, sdyx T) {
-	if f, ok := any(dz).([]float32); ok {
-		a, b := poolBackwardF32(f, any(dOut).([]float32), arg, any(xhat).([]float32), float32(g), float32(bt))
-		return T(a), T(b)
-	}
-	for q, pos := range arg {
-		xh := xhat[pos]
-		if g*xh+bt > 0 {
-			v := dOut[q]
-			dz[pos] += v
-			sdy += v
-			sdyx += v * xh
-		}
-	}
-	return sdy, sdyx
-}
-
-// poolBackwardF32 is poolBackward without branches: the ReLU mask comes from the sign of the
-// output's bits (positive floats are positive as integers; +0 is not).
-func poolBackwardF32(dz, dOut []float32, arg []int32, xhat []float32, g, bt float32) (sdy, sdyx float32) {
-	dOut = dOut[:len(arg)]
-	for q, pos := range arg {
-		xh := xhat[pos]
-		y := int32(math.Float32bits(g*xh + bt))
-		v := dOut[q] * float32(uint32(-y)>>31)
-		dz[pos] += v
-		sdy += v
-		sdyx += v * xh
-	}
-	return sdy, sdyx
-}
-
-// pool2x2f32 normalises one pair of rows (r0, r1) in place (x*sc + sh) and pools them into
-// len(d) windows of y = g*xhat + bt (g > 0) without branches: the sign bit of a difference
-// says which value is larger (a difference of 0 keeps the first, as PyTorch does), so random
-// data costs no mispredictions.
-func pool2x2f32(d []float32, a []int32, r0, r1 []float32, sc, sh, g, bt float32, base, w int32) {
-	r0, r1 = r0[:2*len(d)], r1[:2*len(d)]
-	a = a[:len(d)]
-	start := 0
-	if hasPoolKernel && len(d) >= 8 {
-		start = len(d) &^ 7
-		k := [4]float32{sc, sh, g, bt}
-		pool2x2AVX2(&d[0], &a[0], &r0[0], &r1[0], start, &k, base, w)
-	}
-	for j := start; j < len(d); j++ {
-		a0, a1, b0, b1 := r0[2*j]*sc+sh, r0[2*j+1]*sc+sh, r1[2*j]*sc+sh, r1[2*j+1]*sc+sh
-		r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1] = a0, a1, b0, b1
-		// select with masks built from sign bits: all exact, no branches
-		ta := math.Float32bits(a0-a1) >> 31 // 1 when a1 > a0
-		tb := math.Float32bits(b0-b1) >> 31 // 1 when b1 > b0
+	for j := 0; j < n; j++ {
+		a0, a1, b0, b1 := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
+		// select with masks from the comparisons (the compiler sets them without branches,
+		// so random data costs no mispredictions); ties keep the first, as in the kernel
+		ta, tb, c := b2u(a1 > a0), b2u(b1 > b0), uint32(0)
 		ua, ub := math.Float32bits(a0), math.Float32bits(b0)
 		ua ^= (ua ^ math.Float32bits(a1)) & -ta
 		ub ^= (ub ^ math.Float32bits(b1)) & -tb
-		top, bot := math.Float32frombits(ua), math.Float32frombits(ub)
-		c := math.Float32bits(top-bot) >> 31 // 1 when bot > top
-		ut := ua ^ ((ua ^ ub) & -c)
-		ti := int32(ta) + int32(c)*(w+int32(tb)-int32(ta))
-		y := math.Float32bits(g*math.Float32frombits(ut) + bt)
-		d[j] = math.Float32frombits(y &^ uint32(int32(y)>>31)) // ReLU: negative -> +0
-		a[j] = base + int32(2*j) + ti
+		if math.Float32frombits(ub) > math.Float32frombits(ua) {
+			c = 1
+		}
+		d[j] = math.Float32frombits(ua ^ ((ua ^ ub) & -c))
+		a[j] = base + int32(2*j) + int32(ta) + int32(c)*(w+int32(tb)-int32(ta))
 	}
 }
 
-// poolGeneric is ReLU and max pooling of y = g*xhat + bt over p x p windows of one channel.
-func poolGeneric[T float](d []T, a []int32, xhat []T, g, bt T, h, w, p int) {
+// b2u is 1 for true and 0 for false.
+func b2u(b bool) uint32 {
+	var u uint32
+	if b {
+		u = 1
+	}
+	return u
+}
+
+// poolGeneric is poolRaw for one channel: per p x p window of z (h, w), the value and
+// position of the maximum (g > 0), the minimum (g < 0) or the first value (g = 0), the first
+// in row order on ties.
+func poolGeneric[T float](d []T, a []int32, z []T, g T, h, w, p int) {
 	oh, ow := h/p, w/p
 	for i := 0; i < oh; i++ {
 		for j := 0; j < ow; j++ {
 			best := int32((i*p)*w + j*p)
-			bv := g*xhat[best] + bt
-			for di := 0; di < p; di++ {
+			bv := z[best]
+			for di := 0; di < p && g != 0; di++ {
 				for dj := 0; dj < p; dj++ {
 					idx := int32((i*p+di)*w + j*p + dj)
-					if v := g*xhat[idx] + bt; v > bv {
+					if v := z[idx]; (g > 0 && v > bv) || (g < 0 && v < bv) {
 						best, bv = idx, v
 					}
 				}
 			}
-			d[i*ow+j] = max(bv, 0)
+			d[i*ow+j] = bv
 			a[i*ow+j] = best
 		}
+	}
+}
+
+// poolBackward returns, for one channel of one sample, the sums over its windows of the
+// routed gradient v (the output gradient dOut where the block's output out is positive, as
+// ReLU passes nothing else; 0 elsewhere) and of v*xhat at the window's chosen position, xhat
+// = z*sc + sh. BatchNorm's backward needs both.
+func poolBackward[T float](dOut, out []T, arg []int32, z []T, sc, sh T) (sdy, sdyx T) {
+	if f, ok := any(dOut).([]float32); ok {
+		a, b := poolBackwardF32(f, any(out).([]float32), arg, any(z).([]float32), float32(sc), float32(sh))
+		return T(a), T(b)
+	}
+	out = out[:len(arg)]
+	for q, pos := range arg {
+		if out[q] > 0 {
+			v := dOut[q]
+			sdy += v
+			sdyx += v * (z[pos]*sc + sh)
+		}
+	}
+	return sdy, sdyx
+}
+
+// poolBackwardF32 is poolBackward without branches: ReLU's outputs are +0 or positive, so
+// the mask is whether the output's bits are non-zero. The sums run in four interleaved lanes
+// (window q goes to lane q%4), added in lane order at the end: a fixed grouping, so the same
+// bits every time, without one long chain of dependent additions.
+func poolBackwardF32(dOut, out []float32, arg []int32, z []float32, sc, sh float32) (sdy, sdyx float32) {
+	dOut, out = dOut[:len(arg)], out[:len(arg)]
+	var s, x [4]float32
+	for q, pos := range arg {
+		y := math.Float32bits(out[q])
+		v := dOut[q] * float32((y|-y)>>31)
+		s[q&3] += v
+		x[q&3] += v * (z[pos]*sc + sh)
+	}
+	return ((s[0] + s[1]) + s[2]) + s[3], ((x[0] + x[1]) + x[2]) + x[3]
+}
+
+// bnBackwardSample writes BatchNorm's input gradient of one sample into dz (c, hw):
+//
+//	dz = kc*v - ks - kx*xhat,  xhat = z*sc + sh
+//
+// per channel, with v the routed gradient (poolBackward) at each window's chosen position and
+// 0 elsewhere, computed as dz = c0 - z*c1 everywhere (the constants folded: c0 = -ks - sh*kx,
+// c1 = sc*kx), then + kc*v at the chosen positions.
+func bnBackwardSample[T float](dz, z, dOut, out []T, arg []int32, kc, ks, kx, sc, sh []T, c, hw, phw int) {
+	for ch := 0; ch < c; ch++ {
+		c1 := sc[ch] * kx[ch]
+		c0 := -ks[ch] - sh[ch]*kx[ch]
+		a1 := kc[ch]
+		row, zr := dz[ch*hw:(ch+1)*hw], z[ch*hw:(ch+1)*hw]
+		affine(row, zr, c0, c1)
+		o := ch * phw
+		ar, dr, or := arg[o:o+phw], dOut[o:o+phw], out[o:o+phw]
+		dr, or = dr[:len(ar)], or[:len(ar)]
+		for q, pos := range ar {
+			if or[q] > 0 {
+				row[pos] += a1 * dr[q]
+			}
+		}
+	}
+}
+
+// affine writes dst[i] = c0 - src[i]*c1 with one rounding (fused multiply-add), on the AVX2
+// kernel where it can.
+func affine[T float](dst, src []T, c0, c1 T) {
+	dst = dst[:len(src)]
+	j := 0
+	if d, ok := any(dst).([]float32); ok && hasFMAKernel && len(src) >= 8 {
+		j = len(src) &^ 7
+		affineAVX2(&d[0], &any(src).([]float32)[0], j, float32(c0), float32(c1))
+	}
+	for ; j < len(src); j++ {
+		dst[j] = T(math.FMA(-float64(src[j]), float64(c1), float64(c0)))
 	}
 }
 
@@ -436,35 +552,6 @@ func im2col[T float](dst, x []T, c, h, w, k int) {
 					clear(out[:lo])
 					copy(out[lo:hi], src[lo+dj:hi+dj])
 					clear(out[hi:])
-				}
-			}
-		}
-	}
-}
-
-// col2im adds the (c*k*k, h*w) patch gradients back onto a (c, h, w) image gradient.
-func col2im[T float](dst, cols []T, c, h, w, k int) {
-	pad := k / 2
-	hw := h * w
-	clear(dst[:c*hw])
-	for ch := 0; ch < c; ch++ {
-		img := dst[ch*hw : (ch+1)*hw]
-		for ki := 0; ki < k; ki++ {
-			for kj := 0; kj < k; kj++ {
-				row := cols[((ch*k+ki)*k+kj)*hw : ((ch*k+ki)*k+kj+1)*hw]
-				dj := kj - pad
-				for i := 0; i < h; i++ {
-					si := i + ki - pad
-					if si < 0 || si >= h {
-						continue
-					}
-					lo, hi := max(0, -dj), min(w, w-dj)
-					src := row[i*w+lo : i*w+hi]
-					d := img[si*w+lo+dj : si*w+hi+dj]
-					d = d[:len(src)]
-					for j, v := range src {
-						d[j] += v
-					}
 				}
 			}
 		}
@@ -545,10 +632,14 @@ func (op *convStackOp) gradOf(i int) any {
 }
 
 // convBackward computes every parameter gradient of a conv stack from the output gradient:
-// max-pool routes each window's gradient to its maximum, ReLU masks it, BatchNorm backward
-// as in bnBackward2D per channel over (n, hw), then for every sample
+// max-pool routes each window's gradient to its chosen position, ReLU masks it, BatchNorm
+// backward as in bnBackward2D per channel over (n, hw), then for every sample
 //
-//	db += sum dz,  dW += dz cols^T,  dcols = W^T dz -> col2im (for all but the first block)
+//	db += sum dz,  dW += dz patches(in)^T,  dIn = flip(W) * patches(dz) (all but the first block)
+//
+// The input gradient of a stride-1 'same' convolution (odd k) is the 'same' convolution of
+// dz with the kernel flipped in space and with input and output channels swapped, so it runs
+// on the same fused patch packing as the forward pass, with no col2im.
 func convBackward[T float](op *convStackOp, dy []T) [][]T {
 	c := op.cache.(*convCache[T])
 	if op.bgen == op.gen {
@@ -566,43 +657,35 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 			for j := 1; j < 4; j++ {
 				c.grads[b.wIdx+j] = make([]T, b.out)
 			}
-			c.dAct[i+1] = make([]T, n*b.out*b.pooledHW)
 			if i > 0 {
 				c.dAct[i] = make([]T, n*b.c*b.hw)
 			}
 		}
 		c.dwPar = make([][]T, nc)
 	}
-	copy(c.dAct[L], dy)
+	c.dAct[L] = dy // only read, before this op returns
 	for i := L - 1; i >= 0; i-- {
 		b := op.blocks[i]
-		size := n * b.out * b.hw
-		if cap(c.dPre) < size {
-			c.dPre = make([]T, size)
-		}
-		dz := c.dPre[:size]
-		dOut, arg, xhat := c.dAct[i+1], c.arg[i], c.xhat[i]
-		gamma, beta := data[T](op.inputs[b.wIdx+2], op.name), data[T](op.inputs[b.wIdx+3], op.name)
-		// max-pool and ReLU backward: each window's gradient goes to its maximum when that is
-		// positive; the BatchNorm sums need only those positions (per sample, summed over
-		// the batch in sample order below)
+		dOut, out, arg, z := c.dAct[i+1], c.acts[i+1], c.arg[i], c.z[i]
+		sc, sh := c.scale[i], c.shift[i]
+		gamma := data[T](op.inputs[b.wIdx+2], op.name)
+		// max-pool and ReLU backward: the BatchNorm sums need only the windows' chosen
+		// positions (per sample, summed over the batch in sample order below)
 		per := growF64(&c.sampleSums, n*2*b.out)
 		parallelFor(nw, n, func(wk, lo, hi int) {
 			for s := lo; s < hi; s++ {
 				sums := per[s*2*b.out : (s+1)*2*b.out]
-				clear(dz[s*b.out*b.hw : (s+1)*b.out*b.hw])
 				for ch := 0; ch < b.out; ch++ {
-					g, bt := gamma[ch], beta[ch]
 					base := (s*b.out + ch) * b.hw
 					o := (s*b.out + ch) * b.pooledHW
-					sdy, sdyx := poolBackward(dz[base:base+b.hw], dOut[o:o+b.pooledHW], arg[o:o+b.pooledHW], xhat[base:base+b.hw], g, bt)
+					sdy, sdyx := poolBackward(dOut[o:o+b.pooledHW], out[o:o+b.pooledHW], arg[o:o+b.pooledHW], z[base:base+b.hw], sc[ch], sh[ch])
 					sums[2*ch], sums[2*ch+1] = float64(sdy), float64(sdyx)
 				}
 			}
 		})
 		dgamma, dbeta, db := c.grads[b.wIdx+2], c.grads[b.wIdx+3], c.grads[b.wIdx+1]
 		cnt := float64(n * b.hw)
-		kc, ks, kx := growT(&c.scale, b.out), growT(&c.shift, b.out), growT(&c.kx, b.out)
+		kc, ks, kx := growT(&c.kc, b.out), growT(&c.ks, b.out), growT(&c.kx, b.out)
 		tot := sumSamples(per, n, 2*b.out)
 		for ch := 0; ch < b.out; ch++ {
 			sdy, sdyx := tot[2*ch], tot[2*ch+1]
@@ -613,13 +696,14 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 			db[ch] = 0
 		}
 		w := data[T](op.inputs[b.wIdx], op.name)
-		for k := range c.dwPar {
-			growT(&c.dwPar[k], b.out*b.kk)
-		}
-		in := c.acts[i]
-		var dIn []T
+		var wflip, dIn []T
 		if i > 0 {
 			dIn = c.dAct[i]
+			wflip = growT(&c.wflip, b.c*b.out*b.k*b.k)
+			flipKernel(wflip, w, b.out, b.c, b.k)
+		}
+		for k := range c.dwPar {
+			growT(&c.dwPar[k], b.out*b.kk)
 		}
 		// the workers share the fixed chunks; a chunk's samples add into its own partial in
 		// sample order (the first one stores)
@@ -628,48 +712,50 @@ func convBackward[T float](op *convStackOp, dy []T) [][]T {
 			for ci := c0; ci < c1; ci++ {
 				lo, hi := chunkBounds(n, nc, ci)
 				for s := lo; s < hi; s++ {
-					convSampleBackward(b, w, in, dIn, dz, xhat, kc, ks, kx, c.dwPar[ci], s, s > lo, ws)
+					convSampleBackward(b, wflip, c.acts[i], dIn, z, dOut, out, arg, kc, ks, kx, sc, sh, c.dwPar[ci], s, s > lo, ws)
 				}
 			}
 		})
-		// sum the chunks' dW^T in chunk order (into the first) and transpose into dW (out x kk)
-		dwT := c.dwPar[0]
+		// sum the chunks' dW in chunk order
+		dw := c.grads[b.wIdx]
+		copy(dw, c.dwPar[0])
 		for _, p := range c.dwPar[1:nc] {
 			for j, v := range p {
-				dwT[j] += v
-			}
-		}
-		dw := c.grads[b.wIdx]
-		for o := 0; o < b.out; o++ {
-			for r := 0; r < b.kk; r++ {
-				dw[o*b.kk+r] = dwT[r*b.out+o]
+				dw[j] += v
 			}
 		}
 	}
+	c.dAct[L] = nil
 	op.bgen = op.gen
 	return c.grads
 }
 
-// convSampleBackward finishes BatchNorm's backward for sample s of block b (dz in place,
-// from the per-channel coefficients kc, ks, kx), adds (or with !acc stores) its weight
-// gradient dz cols^T into dwT (kk x out) and, when dIn is set, writes its input gradient.
-func convSampleBackward[T float](b convBlock, w, in, dIn, dz, xhat, kc, ks, kx, dwT []T, s int, acc bool, ws *scratch[T]) {
-	dzs := dz[s*b.out*b.hw : (s+1)*b.out*b.hw]
-	xs := xhat[s*b.out*b.hw : (s+1)*b.out*b.hw]
-	for ch := 0; ch < b.out; ch++ {
-		a1, a2, a3 := kc[ch], ks[ch], kx[ch]
-		row, hr := dzs[ch*b.hw:(ch+1)*b.hw], xs[ch*b.hw:(ch+1)*b.hw]
-		for j, v := range row {
-			row[j] = a1*v - a2 - hr[j]*a3
+// flipKernel writes the kernel w (out, c, k, k) flipped in space with its channels swapped
+// into dst (c, out, k, k): dst[ch, o, ki, kj] = w[o, ch, k-1-ki, k-1-kj].
+func flipKernel[T float](dst, w []T, out, c, k int) {
+	kk := k * k
+	for ch := 0; ch < c; ch++ {
+		for o := 0; o < out; o++ {
+			src := w[(o*c+ch)*kk : (o*c+ch+1)*kk]
+			d := dst[(ch*out+o)*kk : (ch*out+o+1)*kk]
+			for j := range d {
+				d[j] = src[kk-1-j]
+			}
 		}
 	}
-	col := ws.get(4, b.kk*b.hw)
-	im2col(col, in[s*b.c*b.hw:(s+1)*b.c*b.hw], b.c, b.h, b.w, b.k)
-	// dW^T (+)= cols dz^T: the large cols is the left operand, packed row-wise
-	gemm(dwT, col, dzs, b.kk, b.hw, b.out, false, true, acc, ws)
+}
+
+// convSampleBackward writes BatchNorm's input gradient dz of sample s of block b into the
+// worker's scratch (from the per-channel coefficients kc, ks, kx), adds (or with !acc
+// stores) its weight gradient dz patches(in)^T into dw (out x kk) and, when dIn is set,
+// writes its input gradient flip(W) * patches(dz).
+func convSampleBackward[T float](b convBlock, wflip, in, dIn, z, dOut, out []T, arg []int32, kc, ks, kx, sc, sh, dw []T, s int, acc bool, ws *scratch[T]) {
+	dz := ws.get(3, b.out*b.hw)
+	o, po := s*b.out*b.hw, s*b.out*b.pooledHW
+	bnBackwardSample(dz, z[o:o+b.out*b.hw], dOut[po:po+b.out*b.pooledHW], out[po:po+b.out*b.pooledHW], arg[po:po+b.out*b.pooledHW],
+		kc, ks, kx, sc, sh, b.out, b.hw, b.pooledHW)
+	convMulT(dw, dz, in[s*b.c*b.hw:(s+1)*b.c*b.hw], b.out, b.c, b.h, b.w, b.k, acc, ws)
 	if dIn != nil {
-		dcol := ws.get(5, b.kk*b.hw)
-		gemm(dcol, w, dzs, b.kk, b.out, b.hw, true, false, false, ws)
-		col2im(dIn[s*b.c*b.hw:(s+1)*b.c*b.hw], dcol, b.c, b.h, b.w, b.k)
+		convMul(dIn[s*b.c*b.hw:(s+1)*b.c*b.hw], wflip, dz, b.c, b.out, b.h, b.w, b.k, false, ws)
 	}
 }
