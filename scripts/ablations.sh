@@ -8,7 +8,7 @@
 # final.ckpt) and resumes unfinished ones from their checkpoint. Environment:
 #   VARIANTS  variants to run (default: dmrnet dmrnet-loss no-hcr no-kl deterministic no-dropout)
 #   SEEDS     seeds (default: 0 1 2)
-#   JOBS      trainings at once, like dmrnet sweep --jobs (default 0: one per two cores, the
+#   JOBS      trainings at once, like dmrnet sweep --jobs (default 0: one per core, the
 #             cores split between them; with more than one, each run logs to job.log in its dir)
 #   DMRNET    dmrnet binary to use (default: built from this checkout into a temp dir)
 #   EXTRA     more --set flags for every run, e.g. EXTRA="--set train.epochs=5"

@@ -89,7 +89,9 @@ echo "(median over $steps steps, median of $repeats runs; batch 64; dmrnet varia
 echo
 echo "# evaluation pass (every combination of the test split) and data preparation, GOMAXPROCS=2"
 (cd internal/train && GOMAXPROCS=2 "$tmp/train.test" -test.run XXX -test.bench '^Benchmark(Eval|Load)' -test.benchtime 3x -test.benchmem) \
-  | awk '/^Benchmark/ {printf "%-24s %8.1f ms/op %10.1f MB/op %9d allocs/op\n", $1, $3/1e6, $5/1e6, $7}'
+  | awk '/^Benchmark/ {
+      for (i = 2; i <= NF; i++) { if ($i == "ns/op") ns = $(i-1); if ($i == "B/op") by = $(i-1); if ($i == "allocs/op") al = $(i-1) }
+      printf "%-24s %8.1f ms/op %10.1f MB/op %9d allocs/op\n", $1, ns/1e6, by/1e6, al }'
 
 if [ "${GEMM:-1}" != 0 ]; then
   echo

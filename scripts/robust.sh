@@ -8,7 +8,7 @@
 # route and ensemble (aux heads with those inference modes), soft (soft hard-combination
 # weights). OUTROOT defaults to runs/robust/<config name>. Finished runs are skipped and
 # unfinished ones resumed. Environment: SETTINGS, SEEDS (default 0 1 2), JOBS (trainings at
-# once, default 0: one per two cores, see scripts/ablations.sh), DMRNET (binary), EXTRA (more flags
+# once, default 0: one per core, see scripts/ablations.sh), DMRNET (binary), EXTRA (more flags
 # for every run). Compare with specialists:
 #   dmrnet specialists --config CONFIG --seeds 0,1,2 --out runs/specialists/<name>
 #   dmrnet aggregate OUTROOT --specialists runs/specialists/<name>

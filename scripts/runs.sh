@@ -27,7 +27,7 @@ set_dmrnet_binary() {
 # setting's train flags, EXTRA holds more flags for every run.
 #
 # JOBS (environment) is how many trainings run at once, like dmrnet sweep --jobs: 0 or unset
-# is one per two cores (GOMAXPROCS, else nproc; at least one), never more than the runs left
+# is one per core (GOMAXPROCS, else nproc; at least one), never more than the runs left
 # to train; the cores are split between them through GOMAXPROCS (at least 1 each). With more than one at once
 # (bash 5.1 or later), each run's stderr goes to job.log in its run directory and a failed
 # run's last "dmrnet:" line is printed when it ends. A failed run does not stop the others:
@@ -42,7 +42,7 @@ train_runs() {
   local -A running=() began=() logs=() logsize=()
   script=$(basename "$0")
   if ! [[ $jobs =~ ^[0-9]+$ ]]; then
-    echo "$script: JOBS=$jobs: not a job count (give N >= 1 trainings at once, or 0 for one per two cores)" >&2
+    echo "$script: JOBS=$jobs: not a job count (give N >= 1 trainings at once, or 0 for one per core)" >&2
     exit 2
   fi
   jobs=$((10#$jobs))
@@ -55,7 +55,11 @@ train_runs() {
     done
   done
   slots=$jobs
-  [ "$slots" -gt 0 ] || slots=$((cores / 2))
+  if [ "$slots" -eq 0 ]; then
+    slots=$cores
+    # bash before 5.1 cannot wait for one of several trainings: auto runs them one at a time
+    if (( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] < 501 )); then slots=1; fi
+  fi
   [ "$slots" -le "$todo" ] || slots=$todo
   [ "$slots" -ge 1 ] || slots=1
   threads=$((cores / slots))

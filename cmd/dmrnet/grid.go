@@ -45,8 +45,8 @@ checkpoint, so re-running a sweep completes it. A failing job does not stop the 
 the exit status is non-zero if any failed. Summarise the results with dmrnet aggregate OUT.
 
 --jobs N trains N jobs of the shard at once, each in a child process with GOMAXPROCS =
-cores/N and its output in job.log in its run directory; the default, 0, is one job per two
-cores. The results are those of --jobs 1 (one job after another, in this process) to the
+cores/N and its output in job.log in its run directory; the default, 0, is one job per
+core. The results are those of --jobs 1 (one job after another, in this process) to the
 bit. Ctrl-C interrupts every running job, each saving its checkpoint.
 
 With --emit slurm or --emit k8s nothing is trained: the command writes a launcher that runs

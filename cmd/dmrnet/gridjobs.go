@@ -36,7 +36,7 @@ const JobLogFile = "job.log"
 // checkJobs validates --jobs: a count of at least 1, or 0 for auto.
 func checkJobs(n int) error {
 	if n < 0 {
-		return usagef("--jobs=%d: not a job count (give N >= 1 jobs at once, or 0 for one job per two cores)", n)
+		return usagef("--jobs=%d: not a job count (give N >= 1 jobs at once, or 0 for one job per core)", n)
 	}
 	return nil
 }
@@ -44,18 +44,18 @@ func checkJobs(n int) error {
 // jobSlots returns how many of pending jobs run at once for --jobs flag (0: auto) on a
 // machine with cores usable cores (GOMAXPROCS), and the GOMAXPROCS of each of them.
 //
-// Auto is one job per two cores (at least one), each with two threads: a training does use a
-// second thread (parallel GEMMs and evaluation, the garbage collector), and on the 2-core
-// Xeon a 6-run mfeat sweep took 21-23 s one job at a time against 33 s with two jobs of one
-// thread each, for the same CPU time (measured with other work on the machine; see
-// NOTES-jobs.md). There are never more slots than pending jobs, and the cores are split
-// between the slots that are used: 3 jobs at once with 2 pending run 2 jobs with cores/2
-// threads each.
+// Auto is one job per core, each with one thread: the benchmark models gain little from a
+// second thread (a 2-thread mfeat step is 3.1 ms against 3.2 ms with one, avmnist 33 against
+// 37 ms), so separate jobs use the cores better: on the quiet 2-core Xeon the 18-run mfeat
+// ablation took 118 s with two jobs at once against 216 s one after another with two threads
+// (scripts/ablations.sh with JOBS=2 and JOBS=1). There are never more slots than pending jobs,
+// and the cores are split between the slots that are used: 3 jobs at once with 2 pending run 2
+// jobs with cores/2 threads each.
 func jobSlots(flag, cores, pending int) (slots, threads int) {
 	cores = max(cores, 1)
 	slots = flag
 	if slots == 0 {
-		slots = cores / 2
+		slots = cores
 	}
 	slots = max(1, min(slots, pending))
 	return slots, max(1, cores/slots)
@@ -303,4 +303,4 @@ func (a *app) runOneJob(o *sweepGridOptions, base []string, jobs []grid.Job, ind
 }
 
 // jobsUsage is the help of sweep --jobs.
-const jobsUsage = `how many jobs train at once, each in a child process with GOMAXPROCS=cores/N and its output in ` + JobLogFile + ` in its run directory; 0 (auto) is one job per two cores, GOMAXPROCS=2 each (a training uses a second thread well: on 2 cores one job at a time measured fastest); 1 trains the jobs one after another in this process, with every core`
+const jobsUsage = `how many jobs train at once, each in a child process with GOMAXPROCS=cores/N and its output in ` + JobLogFile + ` in its run directory; 0 (auto) is one job per core, GOMAXPROCS=1 each (the models gain little from a second thread: on 2 cores two jobs at once measured 1.8 times faster than one after another); 1 trains the jobs one after another in this process, with every core`

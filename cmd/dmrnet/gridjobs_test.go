@@ -39,10 +39,10 @@ func TestJobSlots(t *testing.T) {
 		flag, cores, pending  int
 		wantSlots, wantThread int
 	}{
-		{0, 2, 18, 1, 2}, // auto: one job per two cores
+		{0, 2, 18, 2, 1}, // auto: one job per core
 		{0, 1, 18, 1, 1},
-		{0, 3, 18, 1, 3},
-		{0, 16, 18, 8, 2},
+		{0, 3, 18, 3, 1},
+		{0, 16, 18, 16, 1},
 		{0, 16, 3, 3, 5}, // no more slots than jobs; the cores are split between them
 		{0, 2, 0, 1, 2},  // nothing to run
 		{1, 2, 18, 1, 2}, // one after another, with every core
@@ -66,7 +66,7 @@ func TestSweepJobsFlagErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--jobs", "-1"}, "dmrnet: --jobs=-1: not a job count (give N >= 1 jobs at once, or 0 for one job per two cores)\n"},
+		{[]string{"--jobs", "-1"}, "dmrnet: --jobs=-1: not a job count (give N >= 1 jobs at once, or 0 for one job per core)\n"},
 		{[]string{"--jobs", "-3", "--dry-run"}, "dmrnet: --jobs=-3: not a job count"},
 		{[]string{"--jobs", "two"}, `dmrnet: sweep: invalid argument "two" for "-j, --jobs" flag`},
 		{[]string{"--run-job", "4"}, "dmrnet: --run-job=4: the sweep has 2 jobs (0 to 1)\n"},
@@ -328,7 +328,7 @@ func TestAblationScriptJobs(t *testing.T) {
 	for _, jobs := range []string{"-1", "x", "1.5"} {
 		out, err := run(jobs)
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 2 || out != "ablations.sh: JOBS="+jobs+": not a job count (give N >= 1 trainings at once, or 0 for one per two cores)\n" {
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || out != "ablations.sh: JOBS="+jobs+": not a job count (give N >= 1 trainings at once, or 0 for one per core)\n" {
 			t.Errorf("JOBS=%s: %v %q", jobs, err, out)
 		}
 	}
