@@ -219,7 +219,7 @@ first_array=$array first_aggregate=$aggregate
 slow=runs/epochs=150/seed0
 # wait until the long job has written a few epochs, then cancel its task (SIGTERM)
 wait_for "$timeout" "$slow to train a few epochs" bash -c "[ \$(wc -l < $slow/metrics.jsonl 2>/dev/null || echo 0) -ge 5 ]"
-task=$(grep -l "job [0-9]*/[0-9]* epochs=150/seed0\$" slurm-"$array"_*.out | sed -n 's/.*_\([0-9]*\)\.out/\1/p')
+task=$(grep -l "job [0-9]*/[0-9]* epochs=150/seed0: started\$" slurm-"$array"_*.out | sed -n 's/.*_\([0-9]*\)\.out/\1/p' || true)
 [ -n "$task" ] || fail "no task log names job epochs=150/seed0"
 scancel --signal=TERM --full "${array}_$task" 2>/dev/null || scancel "${array}_$task"
 wait_for "$timeout" "array job $array to end" finished "$array"
@@ -250,7 +250,7 @@ done
 # every job trained exactly once over both submissions: one "job k/n NAME" line without
 # ": done" per job, and the resumed job's metrics have one line per epoch, none twice
 for j in "${jobs[@]}"; do
-  n=$(cat slurm-"$first_array"_*.out slurm-"$array"_*.out | grep -cE "job [0-9]+/[0-9]+ $j\$" || true)
+  n=$(cat slurm-"$first_array"_*.out slurm-"$array"_*.out | grep -cE "job [0-9]+/[0-9]+ $j: started\$" || true)
   if [ "$j" = epochs=150/seed0 ]; then want=2; else want=1; fi # started, then resumed
   [ "$n" = "$want" ] || fail "job $j started $n times; want $want"
 done

@@ -156,6 +156,9 @@ if [ -z "${SLURM_ARRAY_TASK_ID:-}" ]; then
   echo "{{.S.Name}}: job $SLURM_JOB_ID is not an array task (submit with: bash $0, or sbatch --array={{.Array}} $0)" >&2
   exit 2
 fi
+# dmrnet's threads (and sweep --jobs' default, one job per core) follow the CPUs Slurm gave
+# the task, also where no affinity plugin confines it to them
+if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then export GOMAXPROCS=$SLURM_CPUS_PER_TASK; fi
 echo "{{.S.Name}}: task $SLURM_ARRAY_TASK_ID of ${SLURM_ARRAY_TASK_COUNT:-?} (array job ${SLURM_ARRAY_JOB_ID:-?}) on $(hostname)"
 exec {{.Task}}
 `))

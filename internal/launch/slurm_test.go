@@ -72,7 +72,7 @@ func TestSlurmScript(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			fake := filepath.Join(dir, "dmrnet")
-			writeExe(t, fake, `for a; do printf '%s\n' "$a"; done`+"\n")
+			writeExe(t, fake, `echo "GOMAXPROCS=${GOMAXPROCS:-unset}"; for a; do printf '%s\n' "$a"; done`+"\n")
 			s := Slurm{
 				Sweep: Sweep{Config: "configs/quickstart.yaml", Grids: []string{"beta=0,0.2"}, Seeds: "0,1,2",
 					Out: "runs/sweep/quickstart", Jobs: 6},
@@ -104,7 +104,7 @@ func TestSlurmScript(t *testing.T) {
 			cmd := exec.Command(bash, path)
 			cmd.Dir = t.TempDir()
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SLURM_JOB_ID=12", "SLURM_ARRAY_JOB_ID=11",
-				"SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=6"}
+				"SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=6", "SLURM_CPUS_PER_TASK=3"}
 			out, err := cmd.Output()
 			if err != nil {
 				t.Fatalf("array task: %v", err)
@@ -113,8 +113,11 @@ func TestSlurmScript(t *testing.T) {
 			if !strings.HasPrefix(got[0], "dmrnet-quickstart: task 1 of 6 (array job 11)") {
 				t.Errorf("first line %q; want the task", got[0])
 			}
-			if !slices.Equal(got[1:], tc.args) {
-				t.Errorf("dmrnet args\n%q\nwant\n%q", got[1:], tc.args)
+			if got[1] != "GOMAXPROCS=3" {
+				t.Errorf("dmrnet ran with %s; want GOMAXPROCS=3, the task's SLURM_CPUS_PER_TASK", got[1])
+			}
+			if !slices.Equal(got[2:], tc.args) {
+				t.Errorf("dmrnet args\n%q\nwant\n%q", got[2:], tc.args)
 			}
 
 			// a job that is not an array task refuses to run the whole sweep
@@ -163,7 +166,7 @@ if [ "$n" = 1 ]; then echo "41;cluster"; else echo 42; fi
 				t.Fatalf("sh -c %q: %v", wrap, err)
 			}
 			wantArgs := []string{"aggregate", "runs/sweep/quickstart", "--format=markdown", "--output=runs/sweep/quickstart/summary.md"}
-			if got := lines(string(out)); !slices.Equal(got, wantArgs) {
+			if got := lines(string(out))[1:]; !slices.Equal(got, wantArgs) {
 				t.Errorf("aggregate args %q; want %q", got, wantArgs)
 			}
 		})
