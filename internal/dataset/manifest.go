@@ -78,21 +78,9 @@ func LoadManifest(spec ManifestSpec) (*Dataset, []StandardizeSpec, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	d := &Dataset{Name: strings.TrimSuffix(filepath.Base(spec.Path), filepath.Ext(spec.Path)), Classes: classes}
-	for _, m := range spec.Modalities {
-		d.Modalities = append(d.Modalities, Modality{Name: m.Name, Shape: m.shape()})
-	}
-	all := &Split{Y: make([]int, len(rows)), Avail: make([]combo.Set, len(rows))}
+	d, all := manifestDataset(spec, rows, classes)
 	for _, mod := range d.Modalities {
 		all.X = append(all.X, make([]float32, len(rows)*mod.Size()))
-	}
-	for i, r := range rows {
-		all.Y[i] = r.label
-		for m, f := range r.files {
-			if f != "" {
-				all.Avail[i] |= 1 << uint(m)
-			}
-		}
 	}
 	type job struct{ row, mod int }
 	var jobs []job
@@ -122,6 +110,26 @@ func LoadManifest(spec ManifestSpec) (*Dataset, []StandardizeSpec, error) {
 		return nil, nil, err
 	}
 	return d, manifestStandardize(spec), nil
+}
+
+// manifestDataset is the data set of a manifest's rows without its samples' values: name,
+// modalities and classes, and one split holding every row's label and the modalities it
+// has. LoadManifest decodes the values into the split, StreamManifest decodes them per batch.
+func manifestDataset(spec ManifestSpec, rows []manifestRow, classes []string) (*Dataset, *Split) {
+	d := &Dataset{Name: strings.TrimSuffix(filepath.Base(spec.Path), filepath.Ext(spec.Path)), Classes: classes}
+	for _, m := range spec.Modalities {
+		d.Modalities = append(d.Modalities, Modality{Name: m.Name, Shape: m.shape()})
+	}
+	all := &Split{Y: make([]int, len(rows)), Avail: make([]combo.Set, len(rows))}
+	for i, r := range rows {
+		all.Y[i] = r.label
+		for m, f := range r.files {
+			if f != "" {
+				all.Avail[i] |= 1 << uint(m)
+			}
+		}
+	}
+	return d, all
 }
 
 // fileError is the error of modality m's file of row r: the manifest, line, id and column,

@@ -3,8 +3,6 @@ package dataset
 import (
 	"fmt"
 	"math"
-	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/dmrnet/dmrnet/internal/audio"
@@ -58,23 +56,14 @@ func StreamManifest(spec ManifestSpec, opt StreamOptions) (*Dataset, []Standardi
 	if err != nil {
 		return nil, nil, err
 	}
-	d := &Dataset{Name: strings.TrimSuffix(filepath.Base(spec.Path), filepath.Ext(spec.Path)), Classes: classes}
-	for _, m := range spec.Modalities {
-		d.Modalities = append(d.Modalities, Modality{Name: m.Name, Shape: m.shape()})
-	}
+	d, all := manifestDataset(spec, rows, classes)
 	src := &manifestSource{spec: spec, rows: rows, mods: d.Modalities, prefetch: opt.Prefetch, norms: make([]*Norm, len(d.Modalities))}
 	if src.prefetch == 0 {
 		src.prefetch = DefaultPrefetch
 	}
-	all := &Split{Y: make([]int, len(rows)), Avail: make([]combo.Set, len(rows)), stream: &stream{src: src, rows: make([]int, len(rows))}}
-	for i, r := range rows {
-		all.Y[i] = r.label
+	all.stream = &stream{src: src, rows: make([]int, len(rows))}
+	for i := range rows {
 		all.stream.rows[i] = i
-		for m, f := range r.files {
-			if f != "" {
-				all.Avail[i] |= 1 << uint(m)
-			}
-		}
 	}
 	if err := splitManifest(spec, d, all, rows); err != nil {
 		return nil, nil, err

@@ -49,13 +49,7 @@ func (w *Workspace) Mul(c, a, b []float32, m, k, n int, ta, tb, acc bool, worker
 		panic("sgemm: slice too short for the dimensions")
 	}
 	kern := active().forWidth(n)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 {
-		if !acc {
-			clear(c[:m*n])
-		}
+	if empty(c, m, k, n, acc) {
 		return
 	}
 	if kern.fn == nil {
@@ -64,6 +58,21 @@ func (w *Workspace) Mul(c, a, b []float32, m, k, n int, ta, tb, acc bool, worker
 	}
 	pb := func(dst []float32, p0, kk int) { packB(dst, b, k, n, p0, kk, tb, kern.nr) }
 	w.kernelMul(kern, c, a, m, k, n, ta, pb, acc, workers)
+}
+
+// empty computes the products that have no terms: nothing for m or n of 0, c = 0 (or c
+// unchanged when acc) for k of 0. It reports whether the product was one of them.
+func empty(c []float32, m, k, n int, acc bool) bool {
+	if m == 0 || n == 0 {
+		return true
+	}
+	if k == 0 {
+		if !acc {
+			clear(c[:m*n])
+		}
+		return true
+	}
+	return false
 }
 
 // PackB writes rows p0..p0+kk of the right operand B (k x n) of MulPackB into dst as panels
@@ -82,13 +91,7 @@ func (w *Workspace) MulPackB(c, a []float32, m, k, n int, ta bool, pb PackB, acc
 		panic("sgemm: slice too short for the dimensions")
 	}
 	kern := active().forWidth(n)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 {
-		if !acc {
-			clear(c[:m*n])
-		}
+	if empty(c, m, k, n, acc) {
 		return
 	}
 	if kern.fn == nil {
