@@ -24,19 +24,15 @@ import (
 //
 // The fused representation h = [mask_0 e_0, ..., mask_{M-1} e_{M-1}] has zeros where a
 // modality is absent, and the mu/logvar product h W skips them exactly: both GEMMs sum each
-// element of the product as a chain starting from +0 (float32: internal/sgemm's FMA kernel, in
-// passes of sgemmPassDepth columns of h, each pass's chain added to the previous passes' sum;
-// float64: gonum's Dgemm, one chain in which zero terms are skipped), and a term 0*w with a
+// element of the product as a chain starting from +0 (float32: internal/sgemm's assembly
+// kernels in passes of sgemm.PassDepth columns of h, each pass's chain added to the previous
+// passes' sum, its portable loop in one chain; float64: gonum's Dgemm, one chain in which zero terms are skipped), and a term 0*w with a
 // finite w leaves such a chain unchanged (the chain is never -0: round-to-nearest adds +0 and
 // -0 to +0). Heads therefore computes, per pass, one chain per distinct subset of the pass's
 // modalities that the requested combinations contain, over the present columns only, and
 // shares it between the combinations (with six 64-wide modalities: 18 partial products
 // instead of 63 full ones). When a weight of the mu or logvar head is not finite (0*Inf is
 // NaN) it falls back to one full-width product per combination and pass, absent columns zero.
-
-// sgemmPassDepth is the depth of one pass of internal/sgemm's assembly kernels: the float32
-// product sums k in passes of this many columns (TestSgemmPassStructure checks it).
-const sgemmPassDepth = sgemm.PassDepth
 
 // headBudget bounds the partial products Heads keeps at once (elements); rows are processed in
 // chunks that fit.
@@ -380,7 +376,7 @@ func heads[T float](inf *Inference, feats [][]T, n int, sets []combo.Set, rows [
 	}
 	depth := F
 	if _, f32 := any(hb.wc).([]float32); f32 && sgemm.SumsInPasses() {
-		depth = sgemmPassDepth
+		depth = sgemm.PassDepth
 	}
 	np := (F + depth - 1) / depth
 	resize(&hb.colMod, F)

@@ -285,7 +285,7 @@ func TestHeadsRejectsBadRequests(t *testing.T) {
 }
 
 // TestSgemmPassStructure checks the float32 product's summation structure that Heads relies
-// on: each element of c is the pass-by-pass sum (passes of sgemmPassDepth columns) of
+// on: each element of c is the pass-by-pass sum (passes of sgemm.PassDepth columns) of
 // chains over k that zero terms leave unchanged, so a product over a subset of the columns,
 // pass by pass, equals the product with the other columns zeroed.
 func TestSgemmPassStructure(t *testing.T) {
@@ -306,7 +306,7 @@ func TestSgemmPassStructure(t *testing.T) {
 func testSgemmPassStructure(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	const m, n = 7, 19
-	for _, k := range []int{5, sgemmPassDepth, sgemmPassDepth + 1, 2*sgemmPassDepth + 37} {
+	for _, k := range []int{5, sgemm.PassDepth, sgemm.PassDepth + 1, 2*sgemm.PassDepth + 37} {
 		a := make([]float32, m*k)
 		b := make([]float32, k*n)
 		keep := make([]bool, k)
@@ -325,7 +325,7 @@ func testSgemmPassStructure(t *testing.T) {
 		sgemm.Mul(want, a, b, m, k, n, false, false, false)
 		depth := k
 		if sgemm.SumsInPasses() {
-			depth = sgemmPassDepth
+			depth = sgemm.PassDepth
 		}
 		got := make([]float32, m*n)
 		first := true
